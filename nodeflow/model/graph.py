@@ -1,0 +1,89 @@
+"""Graph views of a workflow with networkx: dependencies, order, levels, reach.
+
+The node-level dependency graph has an edge upstream → downstream for every
+pair of nodes joined by at least one connection (the connections are kept on
+the edge as ``connections``). Orders are deterministic: ties are broken by
+uniquename.
+"""
+from __future__ import annotations
+
+import networkx as nx
+
+from .workflow import Workflow
+
+
+class CycleError(ValueError):
+    """The workflow's connections form a cycle; ``cycle`` lists its nodes in order."""
+
+    def __init__(self, cycle: list[str]):
+        self.cycle = cycle
+        super().__init__("cycle: " + " -> ".join(cycle + cycle[:1]))
+
+
+def dependency_graph(wf: Workflow) -> nx.DiGraph:
+    g = nx.DiGraph()
+    g.add_nodes_from(wf.nodes)
+    edges: dict[tuple[str, str], list[str]] = {}
+    for c in wf.connections.values():
+        edges.setdefault((c.input[0], c.output[0]), []).append(c.uniquename)
+    g.add_edges_from((u, v, {"connections": cs}) for (u, v), cs in edges.items())
+    return g
+
+
+def _cycle_in(g: nx.DiGraph) -> list[str]:
+    cyc = nx.find_cycle(g)
+    nodes = [u for u, _v in cyc]
+    i = nodes.index(min(nodes))
+    return nodes[i:] + nodes[:i]
+
+
+def topological_order(wf: Workflow, graph: nx.DiGraph | None = None) -> list[str]:
+    """Every node after all its upstream nodes; among ready nodes, by uniquename."""
+    g = graph if graph is not None else dependency_graph(wf)
+    try:
+        return list(nx.lexicographical_topological_sort(g))
+    except nx.NetworkXUnfeasible:
+        raise CycleError(_cycle_in(g)) from None
+
+
+def generations(wf: Workflow, graph: nx.DiGraph | None = None) -> list[list[str]]:
+    """Levels: level 0 has no upstream; level k depends only on levels < k."""
+    g = graph if graph is not None else dependency_graph(wf)
+    try:
+        return [sorted(gen) for gen in nx.topological_generations(g)]
+    except nx.NetworkXUnfeasible:
+        raise CycleError(_cycle_in(g)) from None
+
+
+def upstream(wf: Workflow, uniquename: str, graph: nx.DiGraph | None = None) -> set[str]:
+    """All nodes whose results reach ``uniquename`` (not including it)."""
+    g = graph if graph is not None else dependency_graph(wf)
+    return set(nx.ancestors(g, uniquename))
+
+
+def downstream(wf: Workflow, uniquename: str, graph: nx.DiGraph | None = None) -> set[str]:
+    """All nodes that use ``uniquename``'s results, directly or not."""
+    g = graph if graph is not None else dependency_graph(wf)
+    return set(nx.descendants(g, uniquename))
+
+
+def cycles(g: nx.DiGraph, limit: int = 100) -> list[list[str]]:
+    """Elementary cycles of length >= 2, each once, rotated to start at its least name.
+
+    Sorted for stable output; at most ``limit`` (a tangle can have exponentially
+    many). Self-loops are left to the caller.
+    """
+    g2 = g.copy()
+    g2.remove_edges_from(list(nx.selfloop_edges(g2)))
+    if nx.is_directed_acyclic_graph(g2):
+        return []
+    found: list[list[str]] = []
+    for comp in nx.strongly_connected_components(g2):
+        if len(comp) < 2:
+            continue
+        for cyc in nx.simple_cycles(g2.subgraph(comp)):
+            i = cyc.index(min(cyc))
+            found.append(cyc[i:] + cyc[:i])
+            if len(found) >= limit:
+                return sorted(found)
+    return sorted(found)

@@ -1,0 +1,100 @@
+"""Validation: a list of problems in a workflow, never an exception.
+
+Rules: connections must run from an ``out`` terminal to an ``in`` terminal;
+a terminal that is not ``multiinput`` takes one connection; the dtypes at the
+two ends must agree (``"None"`` matches anything, int → float is allowed);
+node types the library does not know are warnings; self-loops and cycles are
+errors, each cycle reported once with its nodes in order.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Container
+from dataclasses import dataclass, field
+
+from .graph import cycles, dependency_graph
+from .workflow import Workflow
+
+ERROR = "error"
+WARNING = "warning"
+
+ANY_DTYPE = "None"
+#: (upstream dtype, downstream dtype) pairs that are allowed although they differ
+COMPATIBLE = {("<class 'int'>", "<class 'float'>"), ("<class 'bool'>", "<class 'int'>"),
+              ("<class 'bool'>", "<class 'float'>")}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    severity: str  # "error" | "warning"
+    uniquename: str  # the node or connection at fault
+    message: str
+    code: str = ""  # machine-readable kind: "direction", "multi", "dtype", "unknown-type", "cycle", "self-loop"
+    nodes: tuple[str, ...] = field(default=())  # nodes involved (cycle members, both ends)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def __str__(self) -> str:
+        return f"{self.uniquename}: {self.message}"
+
+
+def dtypes_compatible(upstream: str, downstream: str) -> bool:
+    if upstream == ANY_DTYPE or downstream == ANY_DTYPE or upstream == downstream:
+        return True
+    return (upstream, downstream) in COMPATIBLE
+
+
+def _short(dtype: str) -> str:
+    return dtype[8:-2] if dtype.startswith("<class '") and dtype.endswith("'>") else dtype
+
+
+def validate(wf: Workflow, known_types: Container[tuple[str, ...]] | None = None,
+             extra_rules: list[Callable[[Workflow], list[Problem]]] | None = None) -> list[Problem]:
+    """All problems of ``wf``. ``known_types``: library paths; None skips that check."""
+    problems: list[Problem] = []
+    add = problems.append
+    nodes = wf.nodes
+
+    for key, node in nodes.items():
+        if node.stored_uniquename is not None:
+            add(Problem(WARNING, key, f"its uniquename field says {node.stored_uniquename!r}; the key is used",
+                        "uniquename", (key,)))
+        if known_types is not None and node.path not in known_types:
+            add(Problem(WARNING, key, f"unknown node type {node.type_name!r}: the node is kept as it is but cannot run",
+                        "unknown-type", (key,)))
+
+    into_count: dict[tuple[str, str], list[str]] = {}
+    for key, c in wf.connections.items():
+        src = nodes[c.input[0]].terminals[c.input[1]]
+        dst = nodes[c.output[0]].terminals[c.output[1]]
+        ends = (c.input[0], c.output[0])
+        if not src.is_output:
+            add(Problem(ERROR, key, f"starts at {c.input[0]}.{c.input[1]}, which is not an output terminal",
+                        "direction", ends))
+        if not dst.is_input:
+            add(Problem(ERROR, key, f"ends at {c.output[0]}.{c.output[1]}, which is not an input terminal",
+                        "direction", ends))
+        if c.input[0] == c.output[0]:
+            add(Problem(ERROR, key, f"self-loop: {c.describe()} connects {c.input[0]!r} to itself",
+                        "self-loop", (c.input[0],)))
+        if not dtypes_compatible(src.dtype, dst.dtype):
+            add(Problem(ERROR, key, f"type mismatch: {c.input[0]}.{c.input[1]} gives {_short(src.dtype)} "
+                        f"but {c.output[0]}.{c.output[1]} takes {_short(dst.dtype)}", "dtype", ends))
+        into_count.setdefault(c.output, []).append(key)
+
+    for (n, t), keys in into_count.items():
+        if len(keys) > 1 and not nodes[n].terminals[t].multiinput:
+            add(Problem(ERROR, n, f"terminal {t!r} takes one connection but has {len(keys)}: {', '.join(keys)}",
+                        "multi", (n,)))
+
+    for cyc in cycles(dependency_graph(wf)):
+        add(Problem(ERROR, cyc[0], "cycle: " + " -> ".join(cyc + cyc[:1]), "cycle", tuple(cyc)))
+
+    for rule in extra_rules or ():
+        problems.extend(rule(wf))
+    return problems
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == ERROR]
