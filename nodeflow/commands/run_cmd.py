@@ -1,5 +1,105 @@
-"""(being written)"""
+"""``nodeflow run FILE``: run a workflow headless.
+
+Exit 0 when every node succeeded, 1 when any failed (or the file could not be
+read), 2 when the workflow is invalid (validation errors printed, nothing
+run). ``--results`` writes run id, state and every node's state, outputs and
+error as JSON; ``--save-to`` writes the workflow with computed values in the
+output terminals, as Nodeworks does. Ctrl-C cancels the run cleanly.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
 
 
-def add_parser(sub):
-    return None
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="run a workflow without the editor")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="nodes run at once on this machine (default: cores)")
+    p.add_argument("--failure-policy", choices=("continue", "stop"), default=None,
+                   help="continue: skip only what depends on a failure (default); stop: cancel everything")
+    p.add_argument("--results", metavar="OUT.json", help="write every node's state, outputs and error as JSON")
+    p.add_argument("--save-to", metavar="OUT.nc", help="write the workflow with computed values stored in it")
+    p.add_argument("--skip-unknown", action="store_true",
+                   help="skip nodes of unknown types (and what depends on them) instead of refusing to run")
+    p.add_argument("--rerun-failed", metavar="RUN_ID",
+                   help="reuse the outputs of nodes that succeeded in RUN_ID when their inputs are unchanged")
+    p.add_argument("--history", metavar="PATH", help="run history database (default: in the user data dir)")
+    p.add_argument("--no-history", action="store_true", help="do not record this run")
+    p.add_argument("--runs-dir", metavar="DIR", help="where run folders (logs, files) go")
+    p.add_argument("--plain", action="store_true", help="plain progress lines even on a terminal")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from .. import appdirs
+    from ..engine import PlanError, RunPlan, run_workflow
+    from ..library import default_registry
+    from ..model import WorkflowFileError, load, save
+    from .progress import ConsoleProgress
+
+    try:
+        wf = load(args.file)
+    except WorkflowFileError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"{args.file}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    registry = default_registry()
+    for problem in registry.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    try:
+        plan = RunPlan.build(wf, registry, skip_unknown=args.skip_unknown)
+    except PlanError as e:
+        print(f"{args.file}: {e}", file=sys.stderr)
+        return 2
+
+    history = None
+    if not args.no_history:
+        from ..history.store import HistoryStore
+
+        history = HistoryStore(args.history or appdirs.history_path())
+    observers = [] if args.quiet else [ConsoleProgress(force_plain=args.plain)]
+    holder: dict = {}
+    interrupted = threading.Event()
+
+    def on_sigint(signum, frame):
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        print("\ncancelling (Ctrl-C again to abort at once)…", file=sys.stderr)
+        if "s" in holder:
+            holder["s"].cancel()
+
+    old = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    try:
+        result = run_workflow(wf, registry=registry, plan=plan, jobs=args.jobs, observers=observers,
+                              failure_policy=args.failure_policy, history=history,
+                              runs_dir=args.runs_dir or appdirs.runs_dir(), rerun_failed=args.rerun_failed,
+                              on_scheduler=lambda s: holder.__setitem__("s", s))
+    except ValueError as e:  # e.g. an unknown --rerun-failed run id
+        print(f"{args.file}: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+        for o in observers:
+            o.close()
+        if history is not None:
+            history.close()
+
+    if args.results:
+        from ..model.fileio import atomic_write_text
+        from ..model.values import json_default
+
+        atomic_write_text(args.results, json.dumps(result.to_json(), indent=2, default=json_default) + "\n")
+    if args.save_to:
+        result.apply_outputs(wf)
+        save(wf, args.save_to)
+    if not args.quiet and result.run_dir:
+        print(f"run folder: {result.run_dir}", file=sys.stderr)
+    return 0 if result.state.value == "succeeded" else 1

@@ -117,24 +117,45 @@ class CommandResult:
 
 
 class NodeContext:
-    """What an in-process node may use while it runs: its folder and a log."""
+    """What an in-process node may use while it runs: its folder and a log.
 
-    def __init__(self, run_id: str, node: str, output_dir: str | os.PathLike | None):
+    Cheap to make (one per node run): paths are turned into ``Path``s only
+    when a node asks for them.
+    """
+
+    __slots__ = ("run_id", "node", "_output_dir", "_base_dir", "log_lines")
+
+    def __init__(self, run_id: str, node: str, output_dir: str | os.PathLike | None,
+                 base_dir: str | os.PathLike | None = None):
         self.run_id = run_id
         self.node = node
-        self._output_dir = Path(output_dir) if output_dir is not None else None
+        self._output_dir = output_dir
+        self._base_dir = base_dir
         self.log_lines: list[tuple[str, str]] = []
+
+    @property
+    def base_dir(self) -> Path | None:
+        """Folder that relative paths given to file nodes are taken from (None: the current folder)."""
+        return Path(self._base_dir) if self._base_dir is not None else None
 
     @property
     def output_dir(self) -> Path:
         """The node's own folder in the run folder, created on first use."""
         if self._output_dir is None:
             raise RuntimeError("this run has no output folder")
-        self._output_dir.mkdir(parents=True, exist_ok=True)
-        return self._output_dir
+        d = Path(self._output_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
 
     def log(self, line: str, stream: str = "stdout") -> None:
         self.log_lines.append((stream, line))
+
+    def resolve_path(self, path: str | os.PathLike) -> Path:
+        """``path`` with ``~`` expanded; a relative path is taken from ``base_dir`` (or the current folder)."""
+        p = Path(os.path.expanduser(os.fspath(path)))
+        if not p.is_absolute() and self.base_dir is not None:
+            p = self.base_dir / p
+        return p
 
 
 class NodeError(Exception):
@@ -162,6 +183,8 @@ class NodeType:
     expected_duration_s: float | None = None
     #: where the type came from: "builtin" or the plug-in's name
     origin: str = "builtin"
+    #: not offered in the editor's palette (e.g. nodeflow's hidden workflow-settings node)
+    hidden: bool = False
 
     def __post_init__(self):
         if (self.function is None) == (self.command is None) and self.path[0] != "types":

@@ -7,6 +7,8 @@ uniquename.
 """
 from __future__ import annotations
 
+import heapq
+
 import networkx as nx
 
 from .workflow import Workflow
@@ -38,12 +40,28 @@ def _cycle_in(g: nx.DiGraph) -> list[str]:
 
 
 def topological_order(wf: Workflow, graph: nx.DiGraph | None = None) -> list[str]:
-    """Every node after all its upstream nodes; among ready nodes, by uniquename."""
+    """Every node after all its upstream nodes; among ready nodes, by uniquename.
+
+    Kahn's algorithm with a heap over the graph's adjacency (the same order as
+    ``nx.lexicographical_topological_sort``, a few times faster).
+    """
     g = graph if graph is not None else dependency_graph(wf)
-    try:
-        return list(nx.lexicographical_topological_sort(g))
-    except nx.NetworkXUnfeasible:
-        raise CycleError(_cycle_in(g)) from None
+    indegree = {n: len(p) for n, p in g._pred.items()}  # the raw dicts: views cost a lot at this scale
+    heap = [n for n, d in indegree.items() if d == 0]
+    heapq.heapify(heap)
+    succ = g._succ
+    order: list[str] = []
+    push, pop = heapq.heappush, heapq.heappop
+    while heap:
+        n = pop(heap)
+        order.append(n)
+        for m in succ[n]:
+            indegree[m] -= 1
+            if indegree[m] == 0:
+                push(heap, m)
+    if len(order) != len(indegree):
+        raise CycleError(_cycle_in(g))
+    return order
 
 
 def generations(wf: Workflow, graph: nx.DiGraph | None = None) -> list[list[str]]:
@@ -67,16 +85,33 @@ def downstream(wf: Workflow, uniquename: str, graph: nx.DiGraph | None = None) -
     return set(nx.descendants(g, uniquename))
 
 
+def is_acyclic(g: nx.DiGraph) -> bool:
+    """True when ``g`` has no cycle (Kahn's count over the raw adjacency: fast at 10,000s of nodes)."""
+    indegree = {n: len(p) for n, p in g._pred.items()}
+    stack = [n for n, d in indegree.items() if d == 0]
+    succ = g._succ
+    seen = 0
+    while stack:
+        n = stack.pop()
+        seen += 1
+        for m in succ[n]:
+            indegree[m] -= 1
+            if indegree[m] == 0:
+                stack.append(m)
+    return seen == len(indegree)
+
+
 def cycles(g: nx.DiGraph, limit: int = 100) -> list[list[str]]:
     """Elementary cycles of length >= 2, each once, rotated to start at its least name.
 
     Sorted for stable output; at most ``limit`` (a tangle can have exponentially
     many). Self-loops are left to the caller.
     """
-    g2 = g.copy()
-    g2.remove_edges_from(list(nx.selfloop_edges(g2)))
-    if nx.is_directed_acyclic_graph(g2):
+    loops = list(nx.selfloop_edges(g))
+    if not loops and is_acyclic(g):
         return []
+    g2 = g.copy()
+    g2.remove_edges_from(loops)
     found: list[list[str]] = []
     for comp in nx.strongly_connected_components(g2):
         if len(comp) < 2:

@@ -28,7 +28,8 @@ class Problem:
     severity: str  # "error" | "warning"
     uniquename: str  # the node or connection at fault
     message: str
-    code: str = ""  # machine-readable kind: "direction", "multi", "dtype", "unknown-type", "cycle", "self-loop"
+    code: str = ""  # machine-readable kind: "direction", "multi", "dtype", "unknown-type", "cycle", "self-loop",
+    #                 "dangling" (a connection naming a node or terminal that is gone)
     nodes: tuple[str, ...] = field(default=())  # nodes involved (cycle members, both ends)
 
     @property
@@ -50,8 +51,12 @@ def _short(dtype: str) -> str:
 
 
 def validate(wf: Workflow, known_types: Container[tuple[str, ...]] | None = None,
-             extra_rules: list[Callable[[Workflow], list[Problem]]] | None = None) -> list[Problem]:
-    """All problems of ``wf``. ``known_types``: library paths; None skips that check."""
+             extra_rules: list[Callable[[Workflow], list[Problem]]] | None = None,
+             graph=None) -> list[Problem]:
+    """All problems of ``wf``. ``known_types``: library paths; None skips that check.
+
+    ``graph``: the workflow's ``dependency_graph`` if the caller has it already.
+    """
     problems: list[Problem] = []
     add = problems.append
     nodes = wf.nodes
@@ -66,8 +71,14 @@ def validate(wf: Workflow, known_types: Container[tuple[str, ...]] | None = None
 
     into_count: dict[tuple[str, str], list[str]] = {}
     for key, c in wf.connections.items():
-        src = nodes[c.input[0]].terminals[c.input[1]]
-        dst = nodes[c.output[0]].terminals[c.output[1]]
+        src_node, dst_node = nodes.get(c.input[0]), nodes.get(c.output[0])
+        src = src_node.terminals.get(c.input[1]) if src_node is not None else None
+        dst = dst_node.terminals.get(c.output[1]) if dst_node is not None else None
+        if src is None or dst is None:
+            missing = f"{c.input[0]}.{c.input[1]}" if src is None else f"{c.output[0]}.{c.output[1]}"
+            add(Problem(ERROR, key, f"{c.describe()}: terminal {missing} does not exist", "dangling",
+                        (c.input[0], c.output[0])))
+            continue
         ends = (c.input[0], c.output[0])
         if not src.is_output:
             add(Problem(ERROR, key, f"starts at {c.input[0]}.{c.input[1]}, which is not an output terminal",
@@ -88,7 +99,7 @@ def validate(wf: Workflow, known_types: Container[tuple[str, ...]] | None = None
             add(Problem(ERROR, n, f"terminal {t!r} takes one connection but has {len(keys)}: {', '.join(keys)}",
                         "multi", (n,)))
 
-    for cyc in cycles(dependency_graph(wf)):
+    for cyc in cycles(graph if graph is not None else dependency_graph(wf)):
         add(Problem(ERROR, cyc[0], "cycle: " + " -> ".join(cyc + cyc[:1]), "cycle", tuple(cyc)))
 
     for rule in extra_rules or ():

@@ -31,7 +31,7 @@ class Terminal:
     flipped: bool = False
     opts: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
-    key_order: tuple[str, ...] = ()
+    key_order: tuple[str, ...] | None = None  # None: made in memory, not read from a file
 
     @property
     def is_input(self) -> bool:
@@ -70,7 +70,7 @@ class Node:
     #: the ``uniquename`` field as the file wrote it, if it differs from its key
     stored_uniquename: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    key_order: tuple[str, ...] = ()
+    key_order: tuple[str, ...] | None = None  # None: made in memory, not read from a file
 
     def inputs(self) -> Iterator[tuple[str, Terminal]]:
         return ((n, t) for n, t in self.terminals.items() if t.is_input)
@@ -118,7 +118,7 @@ class Connection:
     feedback: bool | None = None
     stored_uniquename: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    key_order: tuple[str, ...] = ()
+    key_order: tuple[str, ...] | None = None  # None: made in memory, not read from a file
 
     @property
     def source(self) -> str:

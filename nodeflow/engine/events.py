@@ -1,0 +1,77 @@
+"""Run events and the observer interface through which everyone watches a run.
+
+The scheduler loop is the only producer. The CLI's progress display, the
+history recorder, the GUI's RunController and the server's event stream are
+all ``RunObserver``s: they get every event, in order, on the scheduler's
+thread, and must return quickly (queue work elsewhere if it is slow).
+
+An event is one small frozen record; ``data`` holds what is specific to its
+kind (documented on ``EventKind``). ``to_json`` gives a plain dict for the wire.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol
+
+
+class EventKind(str, enum.Enum):
+    RUN_STARTED = "run_started"      # data: total, workflow_path, workflow_hash, executor, nodes (list)
+    NODE_QUEUED = "node_queued"      # data: executor, node_type
+    NODE_STARTED = "node_started"    # data: executor, host, job_id (if any)
+    NODE_LOG = "node_log"            # data: stream ("stdout"/"stderr"), line
+    NODE_PROGRESS = "node_progress"  # data: fraction (0..1), message
+    NODE_SUCCEEDED = "node_succeeded"  # data: outputs, reused (bool), exit_code
+    NODE_FAILED = "node_failed"      # data: error, exit_code, reason
+    NODE_RETRYING = "node_retrying"  # data: error, delay_s, next_attempt
+    NODE_SKIPPED = "node_skipped"    # data: reason
+    RUN_PROGRESS = "run_progress"    # data: done, total, running, failed, skipped
+    RUN_FINISHED = "run_finished"    # data: state, counts
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    kind: EventKind
+    run_id: str
+    time: float  # wall-clock seconds (time.time() of the run's clock)
+    node: str | None = None
+    attempt: int = 0
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        from ..model.values import to_plain
+
+        return {"kind": self.kind.value, "run_id": self.run_id, "time": self.time, "node": self.node,
+                "attempt": self.attempt, "data": to_plain(dict(self.data))}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "RunEvent":
+        return cls(EventKind(d["kind"]), d["run_id"], d["time"], d.get("node"), d.get("attempt", 0),
+                   d.get("data") or {})
+
+
+class RunObserver(Protocol):
+    def on_event(self, event: RunEvent) -> None: ...
+
+
+class CallbackObserver:
+    """Adapts a plain function to ``RunObserver``."""
+
+    def __init__(self, fn):
+        self._fn = fn
+
+    def on_event(self, event: RunEvent) -> None:
+        self._fn(event)
+
+
+class EventCollector:
+    """Keeps every event; handy for tests and for the results file."""
+
+    def __init__(self):
+        self.events: list[RunEvent] = []
+
+    def on_event(self, event: RunEvent) -> None:
+        self.events.append(event)
+
+    def of(self, kind: EventKind, node: str | None = None) -> list[RunEvent]:
+        return [e for e in self.events if e.kind == kind and (node is None or e.node == node)]

@@ -1,0 +1,67 @@
+"""Running a workflow in one call: plan, executors, history, scheduler.
+
+``run_workflow`` is what the CLI, the GUI's RunController and the server use.
+It owns the executors it creates (and closes them); executors passed in stay
+the caller's. With a history store, the run is recorded and ``rerun_failed``
+reuses the outputs of nodes that succeeded in that earlier run when their
+inputs are unchanged.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..model import Workflow
+from .plan import RunPlan
+from .scheduler import RunResult, Scheduler
+
+
+def run_workflow(workflow: Workflow, *, registry=None, executors: Mapping[str, Any] | None = None,
+                 jobs: int | None = None, observers: Iterable = (), failure_policy: str | None = None,
+                 runs_dir: str | os.PathLike | None = None, history=None, skip_unknown: bool = False,
+                 rerun_failed: str | None = None, only: Iterable[str] | None = None, clock=None,
+                 run_id: str | None = None, default_executor: str | None = None,
+                 on_scheduler=None, plan: RunPlan | None = None) -> RunResult:
+    """Run ``workflow`` to the end and return its result (blocking).
+
+    ``on_scheduler(scheduler)`` is called before the run starts, so another
+    thread can keep it to call ``cancel()``.
+    """
+    from ..library import default_registry
+    from .. import appdirs
+
+    registry = registry if registry is not None else default_registry()
+    plan = plan or RunPlan.build(workflow, registry, skip_unknown=skip_unknown, only=only)
+    owned = []
+    if executors is None:
+        from ..executors.local import LocalExecutor, LocalSettings
+
+        settings = LocalSettings(jobs=jobs or plan.settings.jobs or LocalSettings().jobs)
+        executors = {"local": LocalExecutor(settings, registry=registry)}
+        owned = list(executors.values())
+    observers = list(observers)
+    recorder = None
+    reuse = None
+    if history is not None:
+        from ..history import HistoryRecorder
+
+        recorder = HistoryRecorder(history)
+        observers.insert(0, recorder)
+        if rerun_failed:
+            if history.run(rerun_failed) is None:
+                raise ValueError(f"no run {rerun_failed!r} in the history")
+            reuse = history.reusable_outputs(rerun_failed)
+    elif rerun_failed:
+        raise ValueError("rerun-failed needs the run history")
+    sched = Scheduler(plan, executors, observers=observers, clock=clock, failure_policy=failure_policy,
+                      default_executor=default_executor, run_id=run_id,
+                      runs_dir=runs_dir if runs_dir is not None else appdirs.runs_dir(), reuse=reuse,
+                      parent_run_id=rerun_failed, record_hashes=history is not None)
+    if on_scheduler is not None:
+        on_scheduler(sched)
+    try:
+        return sched.run()
+    finally:
+        for ex in owned:
+            ex.close()

@@ -1,0 +1,551 @@
+"""The scheduler loop: the one owner of a run's state (DESIGN rule 2).
+
+One thread runs ``Scheduler.run()``. It hands ready nodes to executors in
+batches, waits on its clock until an executor calls ``notify`` (or a poll,
+retry or timeout is due), polls each executor once for all its tasks, and
+turns what changed into ``RunEvent``s for its observers. A node is handed
+over as soon as every upstream node succeeded — not level by level.
+
+Other threads talk to it only through ``cancel()`` (thread-safe) and by
+observing events. Failure policy: ``continue`` skips only what depends on a
+failed node; ``stop`` cancels everything still running and skips the rest.
+"""
+from __future__ import annotations
+
+import heapq
+import os
+import re
+import socket
+import threading
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from ..executors.base import CANCELLED as T_CANCELLED
+from ..executors.base import FINAL as T_FINAL
+from ..executors.base import RUNNING as T_RUNNING
+from ..executors.base import SUCCEEDED as T_SUCCEEDED
+from ..executors.base import Executor, TaskSpec, TaskStatus
+from ..library import CommandResult, NodeError
+from .clock import SystemClock
+from .events import EventKind, RunEvent, RunObserver
+from .plan import PlannedNode, RunPlan, input_hash, workflow_hash
+from .states import NodeState, RunState
+
+PROGRESS_INTERVAL_S = 0.1
+
+
+def new_run_id() -> str:
+    import time
+
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+_SAFE_NAME = re.compile(r"[\w.\-]+")
+
+
+def node_dirname(uniquename: str) -> str:
+    """A folder name for a node: the uniquename where it is safe, else made safe + short hash."""
+    if _SAFE_NAME.fullmatch(uniquename) and uniquename not in (".", ".."):
+        return uniquename
+    import hashlib
+
+    safe = re.sub(r"[^\w.\-]", "_", uniquename)
+    return f"{safe}-{hashlib.blake2b(uniquename.encode(), digest_size=3).hexdigest()}"
+
+
+@dataclass(slots=True)
+class NodeRun:
+    """Per-node state, touched only by the scheduler thread."""
+
+    state: NodeState = NodeState.PENDING
+    attempt: int = 0
+    waiting: int = 0  # upstream nodes (in this run) not yet succeeded
+    executor: str = ""
+    handle: Any = None
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    reason: str | None = None
+    exit_code: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    input_hash: str | None = None
+    inputs: dict[str, Any] | None = None  # kept for command nodes' collect()
+    reused: bool = False
+    started_emitted: bool = False
+
+
+@dataclass(slots=True)
+class NodeResult:
+    state: NodeState
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    attempts: int = 0
+    reused: bool = False
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+@dataclass(slots=True)
+class RunResult:
+    run_id: str
+    state: RunState
+    nodes: dict[str, NodeResult]
+    run_dir: str | None
+    started_at: float
+    finished_at: float
+
+    def counts(self) -> dict[str, int]:
+        c: dict[str, int] = {}
+        for r in self.nodes.values():
+            c[r.state.value] = c.get(r.state.value, 0) + 1
+        return c
+
+    def to_json(self) -> dict[str, Any]:
+        from ..model.values import to_plain
+
+        return {"run_id": self.run_id, "state": self.state.value,
+                "nodes": {n: {"state": r.state.value, "outputs": to_plain(r.outputs), "error": r.error,
+                              "attempts": r.attempts, "reused": r.reused}
+                          for n, r in self.nodes.items()}}
+
+    def apply_outputs(self, workflow) -> None:
+        """Store computed values in the output terminals, as Nodeworks does when it saves."""
+        for name, r in self.nodes.items():
+            node = workflow.nodes.get(name)
+            if node is None or r.state != NodeState.SUCCEEDED:
+                continue
+            for t, v in r.outputs.items():
+                term = node.terminals.get(t)
+                if term is not None and term.is_output:
+                    term.value = v
+
+
+class Scheduler:
+    def __init__(self, plan: RunPlan, executors: Mapping[str, Executor], *,
+                 observers: Iterable[RunObserver] = (), clock=None, failure_policy: str | None = None,
+                 default_executor: str | None = None, run_id: str | None = None,
+                 runs_dir: str | os.PathLike | None = None, reuse: Mapping[str, tuple[str, dict]] | None = None,
+                 parent_run_id: str | None = None, workflow_path: str | None = None,
+                 params: Mapping[str, Any] | None = None, record_hashes: bool = True):
+        self.plan = plan
+        self.executors = dict(executors)
+        self.observers = list(observers)
+        self.clock = clock or SystemClock()
+        self.failure_policy = failure_policy or plan.settings.failure_policy
+        if self.failure_policy not in ("continue", "stop"):
+            raise ValueError(f"failure policy must be 'continue' or 'stop', not {self.failure_policy!r}")
+        self.default_executor = default_executor or plan.settings.executor
+        self.run_id = run_id or new_run_id()
+        self.run_dir = Path(runs_dir) / self.run_id if runs_dir is not None else None
+        self._run_dir_str = str(self.run_dir) if self.run_dir is not None else None
+        #: fingerprint every node's inputs (for a later rerun-failed); off when nothing records them
+        self.record_hashes = record_hashes or bool(reuse)
+        self.reuse = dict(reuse or {})
+        self.parent_run_id = parent_run_id
+        self.workflow_path = workflow_path or plan.workflow.source_path
+        self.params = dict(params or {})
+        self._base_dir = str(Path(self.workflow_path).resolve().parent) if self.workflow_path else None
+        self.host = socket.gethostname()
+
+        self._wake = threading.Event()
+        self._cancel_requested = False
+        self._lock = threading.Lock()
+        self._runs: dict[str, NodeRun] = {}
+        self._results: dict[str, dict[str, Any]] = {}
+        self._ready: deque[str] = deque()
+        self._deferred: dict[str, deque[str]] = {}
+        self._retry_heap: list[tuple[float, str]] = []
+        self._live: dict[str, dict[Any, str]] = {name: {} for name in self.executors}
+        self._unfinished = 0
+        self._stopping: str | None = None  # None, "stop" (failure policy) or "cancel"
+        self._timed_out: set[str] = set()
+        self._deadlines: dict[str, float] = {}  # running nodes with a timeout → monotonic deadline
+        self._counts = {s: 0 for s in NodeState}
+        self._last_progress = 0.0
+        self._progress_dirty = False
+
+    # -- public -------------------------------------------------------------
+    def cancel(self) -> None:
+        """Ask the run to stop: running nodes are killed, the rest skipped. Any thread."""
+        with self._lock:
+            self._cancel_requested = True
+        self._wake.set()
+
+    def notify(self) -> None:
+        """Executors call this (any thread) when they have something to report."""
+        self._wake.set()
+
+    def run(self) -> RunResult:
+        clock = self.clock
+        started = clock.time()
+        for ex in self.executors.values():
+            ex.start(self.notify)
+        self._setup()
+        self._emit(EventKind.RUN_STARTED, data={
+            "total": len(self._runs), "workflow_path": self.workflow_path,
+            "workflow_hash": workflow_hash(self.plan.workflow),
+            "workflow_name": Path(self.workflow_path).name if self.workflow_path else None,
+            "executor": self.default_executor, "host": self.host, "nodes": list(self.plan.order),
+            "parent_run_id": self.parent_run_id, "params": self.params,
+            "run_dir": str(self.run_dir) if self.run_dir else None})
+        for name, reason in self.plan.skipped.items():
+            if name in self._runs:
+                self._skip(name, reason)
+        self._ready.extend(n for n in self.plan.order if self._runs[n].state == NodeState.PENDING
+                           and self._runs[n].waiting == 0)
+        try:
+            while True:
+                self._dispatch()
+                if self._unfinished == 0:
+                    break
+                self._maybe_progress()
+                timeout = self._next_timeout()
+                if timeout is None and not any(self._live.values()) and not self._ready:
+                    self._deadlock()
+                    continue
+                if timeout is None or timeout > 0:
+                    clock.wait(self._wake, timeout)
+                self._wake.clear()
+                if self._cancel_requested and self._stopping != "cancel":
+                    self._stop("cancel")
+                self._poll()
+                self._check_deadlines()
+        finally:
+            for ex_name, live in self._live.items():
+                if live:  # an exception left tasks behind: do not leave processes running
+                    self.executors[ex_name].cancel(list(live))
+        finished = clock.time()
+        state = self._run_state()
+        self._emit_progress()
+        self._emit(EventKind.RUN_FINISHED, data={"state": state.value, "counts": self._count_dict()})
+        nodes = {n: NodeResult(r.state, r.outputs or {}, r.error, r.attempt, r.reused, r.started_at,
+                               r.finished_at) for n, r in self._runs.items()}
+        return RunResult(self.run_id, state, nodes, str(self.run_dir) if self.run_dir else None, started, finished)
+
+    # -- setup --------------------------------------------------------------
+    def _setup(self) -> None:
+        plan = self.plan
+        self._results.update(plan.external_outputs())
+        for name in plan.order:
+            pn = plan.nodes[name]
+            waiting = sum(1 for u in pn.upstream if u not in plan.external)
+            ex = pn.settings.executor or self.default_executor
+            self._runs[name] = NodeRun(waiting=waiting, executor=ex)
+        self._unfinished = len(self._runs)
+        self._counts[NodeState.PENDING] = len(self._runs)
+
+    # -- events -------------------------------------------------------------
+    def _emit(self, kind: EventKind, node: str | None = None, attempt: int = 0, data=None,
+              time: float | None = None) -> None:
+        ev = RunEvent(kind, self.run_id, self.clock.time() if time is None else time, node, attempt, data or {})
+        for o in self.observers:
+            o.on_event(ev)
+
+    def _set_state(self, nr: NodeRun, state: NodeState) -> None:
+        self._counts[nr.state] -= 1
+        self._counts[state] += 1
+        nr.state = state
+        self._progress_dirty = True
+
+    def _count_dict(self) -> dict[str, int]:
+        return {s.value: c for s, c in self._counts.items() if c}
+
+    def _maybe_progress(self) -> None:
+        if self._progress_dirty and self.clock.monotonic() - self._last_progress >= PROGRESS_INTERVAL_S:
+            self._emit_progress()
+
+    def _emit_progress(self) -> None:
+        c = self._counts
+        done = c[NodeState.SUCCEEDED] + c[NodeState.FAILED] + c[NodeState.SKIPPED] + c[NodeState.CANCELLED]
+        self._emit(EventKind.RUN_PROGRESS, data={
+            "done": done, "total": len(self._runs), "running": c[NodeState.RUNNING],
+            "queued": c[NodeState.QUEUED], "succeeded": c[NodeState.SUCCEEDED], "failed": c[NodeState.FAILED],
+            "skipped": c[NodeState.SKIPPED], "cancelled": c[NodeState.CANCELLED]})
+        self._last_progress = self.clock.monotonic()
+        self._progress_dirty = False
+
+    # -- dispatch -----------------------------------------------------------
+    def _dispatch(self) -> None:
+        now = self.clock.monotonic()
+        heap = self._retry_heap
+        while heap and heap[0][0] <= now:
+            _, name = heapq.heappop(heap)
+            if self._runs[name].state == NodeState.QUEUED and self._runs[name].handle is None:
+                self._ready.append(name)
+        for ex_name, dq in self._deferred.items():
+            limit = getattr(self.executors.get(ex_name), "max_in_flight", None)
+            while dq and (limit is None or len(self._live[ex_name]) < limit):
+                self._ready.append(dq.popleft())
+        if not self._ready:
+            return
+        batches: dict[str, list[TaskSpec]] = {}
+        ready, runs, plan = self._ready, self._runs, self.plan
+        pending_count: dict[str, int] = {}
+        while ready:
+            name = ready.popleft()
+            nr = runs[name]
+            if nr.state.final or self._stopping:
+                continue
+            pn = plan.nodes[name]
+            ex = self.executors.get(nr.executor)
+            if ex is None:
+                nr.attempt += 1
+                self._fail(name, f"no executor named {nr.executor!r} is configured for this run",
+                           reason="config", retry=False)
+                continue
+            limit = getattr(ex, "max_in_flight", None)
+            if limit is not None:
+                n = len(self._live[nr.executor]) + pending_count.get(nr.executor, 0)
+                if n >= limit:
+                    self._deferred.setdefault(nr.executor, deque()).append(name)
+                    continue
+            spec = self._make_spec(name, pn, nr)
+            if spec is None:
+                continue
+            batches.setdefault(nr.executor, []).append(spec)
+            pending_count[nr.executor] = pending_count.get(nr.executor, 0) + 1
+        for ex_name, specs in batches.items():
+            handles = self.executors[ex_name].submit(specs)
+            live = self._live[ex_name]
+            for spec, h in zip(specs, handles):
+                live[h] = spec.node
+                runs[spec.node].handle = h
+
+    def _make_spec(self, name: str, pn: PlannedNode, nr: NodeRun) -> TaskSpec | None:
+        ntype = pn.type
+        inputs = self.plan.input_values(pn, self._results)
+        nr.attempt += 1
+        if nr.attempt == 1 and self.record_hashes:
+            nr.input_hash = input_hash(pn.node.path, inputs, pn.settings)
+            prior = self.reuse.get(name)
+            if prior is not None and prior[0] == nr.input_hash and not pn.node.forcerun:
+                nr.reused = True
+                self._emit(EventKind.NODE_QUEUED, name, nr.attempt, {"executor": nr.executor,
+                                                                    "node_type": pn.type_name})
+                self._succeed(name, dict(prior[1]))
+                return None
+        workdir = os.path.join(self._run_dir_str, node_dirname(name)) if self._run_dir_str else None
+        argv = env = None
+        cwd = self._base_dir
+        if ntype.kind == "command":
+            try:
+                cl = ntype.command(inputs)
+            except NodeError as e:
+                self._fail(name, str(e), reason="input", retry=False)
+                return None
+            except Exception as e:  # a bug in the node type: report, don't crash the run
+                self._fail(name, f"could not build the command: {type(e).__name__}: {e}", reason="input",
+                           retry=False)
+                return None
+            argv, env = list(cl.argv), dict(cl.env)
+            if cl.cwd:
+                cwd = cl.cwd if self._base_dir is None else os.path.join(self._base_dir, cl.cwd)
+            nr.inputs = inputs
+        self._set_state(nr, NodeState.QUEUED)
+        nr.started_emitted = False
+        self._emit(EventKind.NODE_QUEUED, name, nr.attempt, {"executor": nr.executor, "node_type": pn.type_name})
+        return TaskSpec(self.run_id, name, pn.node.path, ntype.kind, inputs, argv, env or {}, cwd,
+                        pn.settings.resources, pn.settings.timeout_s, nr.attempt,
+                        pn.settings.isolate or ntype.isolate, workdir, nr.executor)
+
+    # -- polling ------------------------------------------------------------
+    def _poll(self) -> None:
+        for ex_name, live in self._live.items():
+            if not live:
+                continue
+            statuses = self.executors[ex_name].poll(live.keys())
+            for handle, st in statuses.items():
+                name = live.get(handle)
+                if name is None:
+                    continue
+                if st.state in T_FINAL:
+                    del live[handle]
+                self._on_status(name, handle, st)
+
+    def _on_status(self, name: str, handle: Any, st: TaskStatus) -> None:
+        nr = self._runs[name]
+        if nr.handle is not handle and nr.handle != handle:
+            return  # a stale report from an earlier attempt
+        if nr.state.final:
+            return
+        if st.state == T_RUNNING or (st.state in T_FINAL and st.started_at is not None):
+            self._mark_started(name, nr, st)
+        for stream, line in st.new_log:
+            self._emit(EventKind.NODE_LOG, name, nr.attempt, {"stream": stream, "line": line})
+        if st.state not in T_FINAL:
+            return
+        nr.handle = None
+        self._deadlines.pop(name, None)
+        res = st.result
+        if res is not None:
+            for stream, line in res.log:
+                self._emit(EventKind.NODE_LOG, name, nr.attempt, {"stream": stream, "line": line})
+            nr.exit_code = res.exit_code
+        if name in self._timed_out:
+            self._timed_out.discard(name)
+            self._fail(name, f"timed out after {self.plan.nodes[name].settings.timeout_s:g} s", reason="timeout")
+            return
+        if st.state == T_CANCELLED:
+            self._finish(name, NodeState.CANCELLED, reason=st.reason or "cancelled",
+                         error="cancelled" if self._stopping == "cancel" else f"cancelled ({st.reason or 'stop'})")
+            return
+        pn = self.plan.nodes[name]
+        if pn.type.kind == "command" and res is not None and res.outputs.get("exitcode") is not None:
+            out = res.outputs
+            try:
+                outputs = pn.type.collect(CommandResult(int(out["exitcode"]), out.get("stdout", ""),
+                                                        out.get("stderr", "")), nr.inputs or {})
+            except NodeError as e:
+                self._fail(name, str(e), reason=st.reason or "exit", exit_code=res.exit_code)
+                return
+            except Exception as e:
+                self._fail(name, f"{type(e).__name__}: {e}", reason="collect", exit_code=res.exit_code)
+                return
+            nr.inputs = None
+            self._succeed(name, outputs)
+        elif st.state == T_SUCCEEDED and res is not None:
+            self._succeed(name, res.outputs)
+        else:
+            err = (res.error if res is not None else None) or f"failed ({st.reason or 'unknown reason'})"
+            self._fail(name, err, reason=st.reason or "error", exit_code=res.exit_code if res else None)
+
+    def _mark_started(self, name: str, nr: NodeRun, st: TaskStatus) -> None:
+        if nr.started_emitted:
+            return
+        nr.started_emitted = True
+        nr.started_at = st.started_at or self.clock.time()
+        self._set_state(nr, NodeState.RUNNING)
+        timeout = self.plan.nodes[name].settings.timeout_s
+        if timeout is not None:
+            self._deadlines[name] = self.clock.monotonic() + timeout
+        self._emit(EventKind.NODE_STARTED, name, nr.attempt,
+                   {"executor": nr.executor, "host": st.host or self.host, "job_id": st.job_id},
+                   time=nr.started_at)
+
+    # -- outcomes -----------------------------------------------------------
+    def _log_paths(self, name: str) -> dict[str, str | None]:
+        if self.run_dir is None:
+            return {}
+        d = self.run_dir / node_dirname(name)
+        if not (d / "stdout.txt").exists():
+            return {}
+        return {"stdout_path": str(d / "stdout.txt"), "stderr_path": str(d / "stderr.txt")}
+
+    def _succeed(self, name: str, outputs: dict[str, Any]) -> None:
+        nr = self._runs[name]
+        nr.outputs = outputs
+        self._results[name] = outputs
+        self._finish(name, NodeState.SUCCEEDED)
+        data = {"outputs": outputs, "reused": nr.reused, "exit_code": nr.exit_code, "input_hash": nr.input_hash}
+        if self.plan.nodes[name].type.kind == "command":
+            data.update(self._log_paths(name))
+        self._emit(EventKind.NODE_SUCCEEDED, name, nr.attempt, data)
+        runs, ready = self._runs, self._ready
+        for d in self.plan.nodes[name].downstream:
+            dr = runs[d]
+            dr.waiting -= 1
+            if dr.waiting == 0 and dr.state == NodeState.PENDING:
+                ready.append(d)
+
+    def _fail(self, name: str, error: str, *, reason: str = "error", exit_code: int | None = None,
+              retry: bool = True) -> None:
+        nr = self._runs[name]
+        settings = self.plan.nodes[name].settings
+        if retry and not self._stopping and nr.attempt <= settings.max_retries:
+            delay = settings.retry_interval_s
+            self._emit(EventKind.NODE_RETRYING, name, nr.attempt, {
+                "error": error, "reason": reason, "exit_code": exit_code, "delay_s": delay,
+                "next_attempt": nr.attempt + 1, **self._log_paths(name)})
+            self._set_state(nr, NodeState.QUEUED)
+            nr.started_emitted = False
+            heapq.heappush(self._retry_heap, (self.clock.monotonic() + delay, name))
+            return
+        nr.exit_code = exit_code
+        self._finish(name, NodeState.FAILED, error=error, reason=reason)
+        self._emit(EventKind.NODE_FAILED, name, nr.attempt, {
+            "error": error, "reason": reason, "exit_code": exit_code, **self._log_paths(name)})
+        if self.failure_policy == "stop":
+            self._stop("stop", cause=name)
+        else:
+            for d in sorted(nx.descendants(self.plan.graph, name)):
+                dr = self._runs.get(d)
+                if dr is not None and dr.state == NodeState.PENDING:
+                    self._skip(d, f"upstream node {name!r} failed")
+
+    def _skip(self, name: str, reason: str) -> None:
+        nr = self._runs[name]
+        self._finish(name, NodeState.SKIPPED, reason=reason)
+        self._emit(EventKind.NODE_SKIPPED, name, nr.attempt, {"reason": reason})
+
+    def _finish(self, name: str, state: NodeState, *, error: str | None = None, reason: str | None = None) -> None:
+        nr = self._runs[name]
+        self._set_state(nr, state)
+        nr.error = error if error is not None else (reason if state == NodeState.SKIPPED else None)
+        nr.reason = reason
+        nr.finished_at = self.clock.time()
+        self._deadlines.pop(name, None)
+        self._unfinished -= 1
+        if state == NodeState.CANCELLED:
+            self._emit(EventKind.NODE_FAILED, name, nr.attempt, {"error": error or "cancelled",
+                                                                 "reason": "cancelled", **self._log_paths(name)})
+
+    def _stop(self, mode: str, cause: str | None = None) -> None:
+        """Failure policy ``stop`` or a cancel: kill what runs, skip what waits."""
+        if self._stopping == "cancel" or self._stopping == mode:
+            return
+        self._stopping = mode
+        why = "the run was cancelled" if mode == "cancel" else f"the run stopped because {cause!r} failed"
+        for name, nr in self._runs.items():
+            if nr.state == NodeState.PENDING or (nr.state == NodeState.QUEUED and nr.handle is None):
+                self._skip(name, why)
+        self._retry_heap.clear()
+        self._ready.clear()
+        self._deferred.clear()
+        for ex_name, live in self._live.items():
+            if live:
+                self.executors[ex_name].cancel(list(live))
+
+    def _check_deadlines(self) -> None:
+        if not self._deadlines:
+            return
+        now = self.clock.monotonic()
+        for name, deadline in list(self._deadlines.items()):
+            nr = self._runs[name]
+            if deadline <= now and nr.handle is not None and name not in self._timed_out:
+                self._timed_out.add(name)
+                self.executors[nr.executor].cancel([nr.handle])
+
+    def _next_timeout(self) -> float | None:
+        now = self.clock.monotonic()
+        t: float | None = None
+        if self._retry_heap:
+            t = max(0.0, self._retry_heap[0][0] - now)
+        for ex_name, live in self._live.items():
+            if live:
+                iv = self.executors[ex_name].poll_interval()
+                if iv:
+                    t = iv if t is None else min(t, iv)
+        for name, deadline in self._deadlines.items():
+            if name not in self._timed_out:
+                d = max(0.0, deadline - now)
+                t = d if t is None else min(t, d)
+        if self._progress_dirty:
+            t = PROGRESS_INTERVAL_S if t is None else min(t, PROGRESS_INTERVAL_S)
+        return t
+
+    def _deadlock(self) -> None:
+        for name, nr in self._runs.items():
+            if not nr.state.final:
+                self._skip(name, "could not be scheduled (its upstream nodes never finished)")
+
+    def _run_state(self) -> RunState:
+        if self._stopping == "cancel":
+            return RunState.CANCELLED
+        bad = self._counts[NodeState.FAILED] + self._counts[NodeState.CANCELLED]
+        return RunState.FAILED if bad else RunState.SUCCEEDED

@@ -1,0 +1,311 @@
+"""The local executor: nodes on this machine.
+
+In-process (Python) nodes run on a pool of ``jobs`` threads. Command nodes,
+and Python nodes marked ``isolate``, run as subprocesses — the command's own
+argument list, or ``python -m nodeflow.worker spec.json`` — with stdout and
+stderr written to files in the node's folder and tailed into log lines at
+each poll. A subprocess occupies one of the ``jobs`` threads while it runs,
+so at most ``jobs`` nodes run at once, whatever their kind.
+
+Cancel: a queued task is dropped; a running subprocess (its whole process
+group) gets SIGTERM, then SIGKILL after ``cancel_grace_s``; a running
+in-process node is reported cancelled at once and its result ignored.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..model.values import to_plain  # noqa: F401  (kept for symmetry with other executors)
+from .base import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TaskResult, TaskSpec, TaskStatus
+from .logtail import LogTail
+
+
+@dataclass
+class LocalSettings:
+    jobs: int = max(1, os.cpu_count() or 1)
+    cancel_grace_s: float = 5.0
+    log_poll_s: float = 0.2
+    python: str = sys.executable
+
+
+class _Task:
+    __slots__ = ("handle", "spec", "state", "proc", "reported", "cancelled", "started_at", "tail")
+
+    def __init__(self, handle: int, spec: TaskSpec):
+        self.handle = handle
+        self.spec = spec
+        self.state = QUEUED
+        self.proc: subprocess.Popen | None = None
+        self.reported = False  # a final status was handed out
+        self.cancelled = False
+        self.started_at: float | None = None
+        self.tail: LogTail | None = None
+
+
+class LocalExecutor:
+    name = "local"
+    max_in_flight = None  # the scheduler may hand over everything ready; threads limit what runs
+
+    def __init__(self, settings: LocalSettings | None = None, *, registry=None):
+        self.settings = settings or LocalSettings()
+        self.max_concurrency = self.settings.jobs
+        self._registry = registry
+        self._lock = threading.Lock()
+        self._work: deque[_Task] = deque()
+        self._work_ready = threading.Condition(self._lock)
+        self._changes: deque[tuple[int, TaskStatus]] = deque()
+        self._tasks: dict[int, _Task] = {}
+        self._running_procs: dict[int, _Task] = {}
+        self._threads: list[threading.Thread] = []
+        self._notify: Callable[[], None] = lambda: None
+        self._next = 0
+        self._closing = False
+
+    # -- lifecycle ------------------------------------------------------------
+    def start(self, notify: Callable[[], None]) -> None:
+        self._notify = notify
+        if self._threads:
+            return
+        self._closing = False
+        for i in range(self.settings.jobs):
+            t = threading.Thread(target=self._worker, name=f"nodeflow-local-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closing = True
+            live = [t for t in self._tasks.values() if not t.reported]
+            self._work_ready.notify_all()
+        if live:
+            self.cancel([t.handle for t in live])
+        for t in self._threads:
+            t.join(timeout=self.settings.cancel_grace_s + 2)
+        self._threads = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- protocol -------------------------------------------------------------
+    def submit(self, specs: list[TaskSpec]) -> list[int]:
+        handles = []
+        with self._lock:
+            for spec in specs:
+                self._next += 1
+                task = _Task(self._next, spec)
+                self._tasks[task.handle] = task
+                self._work.append(task)
+                handles.append(task.handle)
+            self._work_ready.notify(len(specs))
+        return handles
+
+    def poll(self, handles) -> dict[int, TaskStatus]:
+        out: dict[int, TaskStatus] = {}
+        changes = self._changes
+        while changes:
+            h, st = changes.popleft()
+            prev = out.get(h)
+            if prev is not None and prev.new_log:
+                st.new_log = prev.new_log + st.new_log
+            out[h] = st
+        # tail logs of running subprocesses; deliver the rest of a finished one's log
+        with self._lock:
+            tails = [(t.handle, t) for t in self._running_procs.values()]
+        for h, t in tails:
+            lines = t.tail.read_new()
+            if lines:
+                st = out.get(h)
+                if st is None:
+                    out[h] = TaskStatus(RUNNING, new_log=lines, started_at=t.started_at)
+                else:
+                    st.new_log = lines + st.new_log
+        for h, st in out.items():
+            if st.state in (SUCCEEDED, FAILED, CANCELLED):
+                task = self._tasks.pop(h, None)
+                if task is not None and task.tail is not None:
+                    with self._lock:
+                        self._running_procs.pop(h, None)
+                    st.new_log = st.new_log + task.tail.read_new(final=True)
+        return out
+
+    def cancel(self, handles) -> None:
+        now_final: list[_Task] = []
+        procs: list[_Task] = []
+        with self._lock:
+            for h in handles:
+                task = self._tasks.get(h)
+                if task is None or task.reported:
+                    continue
+                task.cancelled = True
+                if task.proc is not None and task.state == RUNNING:
+                    procs.append(task)
+                else:  # queued, or an in-process node we cannot interrupt: report now
+                    task.reported = True
+                    now_final.append(task)
+            for task in now_final:
+                self._changes.append((task.handle, TaskStatus(CANCELLED, TaskResult(False, error="cancelled"),
+                                                              reason="cancelled", started_at=task.started_at)))
+        for task in procs:
+            self._terminate(task)
+        if now_final:
+            self._notify()
+
+    def logs(self, handle: int) -> tuple[str, str]:
+        task = self._tasks.get(handle)
+        if task is None or task.spec.workdir is None:
+            return "", ""
+        d = Path(task.spec.workdir)
+        return tuple(_read_text(d / f) for f in ("stdout.txt", "stderr.txt"))  # type: ignore[return-value]
+
+    def poll_interval(self) -> float:
+        return self.settings.log_poll_s if self._running_procs else 0.0
+
+    # -- work -----------------------------------------------------------------
+    def _worker(self) -> None:
+        while True:
+            with self._lock:
+                while not self._work and not self._closing:
+                    self._work_ready.wait()
+                if self._closing and not self._work:
+                    return
+                task = self._work.popleft()
+                if task.cancelled or task.reported:
+                    continue
+                task.state = RUNNING
+                task.started_at = time.time()
+            try:
+                if task.spec.kind == "command" or task.spec.isolate:
+                    status = self._run_subprocess(task)
+                else:
+                    status = self._run_inprocess(task)
+            except Exception as e:  # never lose a task to a bug here
+                status = TaskStatus(FAILED, TaskResult(False, error=f"executor error: {type(e).__name__}: {e}"),
+                                    reason="executor", started_at=task.started_at)
+            with self._lock:
+                if task.reported:
+                    continue
+                task.reported = True
+                if task.cancelled and status.state != SUCCEEDED:
+                    status = TaskStatus(CANCELLED, status.result, reason="cancelled", started_at=task.started_at)
+                self._changes.append((task.handle, status))
+            self._notify()
+
+    def _run_inprocess(self, task: _Task) -> TaskStatus:
+        from ..library.types import NodeContext, NodeError
+
+        spec = task.spec
+        self._changes.append((task.handle, TaskStatus(RUNNING, started_at=task.started_at)))
+        ntype = self._registry.get(spec.path) if self._registry is not None else None
+        if ntype is None or ntype.function is None:
+            return TaskStatus(FAILED, TaskResult(False, error=f"no in-process node type {'/'.join(spec.path)}"),
+                              reason="unknown-type", started_at=task.started_at)
+        ctx = NodeContext(spec.run_id, spec.node, spec.workdir, spec.cwd)
+        try:
+            outputs = ntype.function(dict(spec.inputs), ctx)
+            res = TaskResult(True, dict(outputs or {}), started_at=task.started_at, finished_at=time.time(),
+                             log=ctx.log_lines)
+            return TaskStatus(SUCCEEDED, res, started_at=task.started_at)
+        except NodeError as e:
+            err = str(e)
+            log = ctx.log_lines
+        except Exception as e:
+            err = f"{type(e).__name__}: {e}"
+            log = ctx.log_lines + [("stderr", ln) for ln in traceback.format_exc().rstrip().splitlines()]
+        return TaskStatus(FAILED, TaskResult(False, error=err, started_at=task.started_at, finished_at=time.time(),
+                                             log=log), reason="error", started_at=task.started_at)
+
+    def _run_subprocess(self, task: _Task) -> TaskStatus:
+        spec = task.spec
+        workdir = Path(spec.workdir) if spec.workdir else Path.cwd() / ".nodeflow-run" / spec.run_id / spec.node
+        workdir.mkdir(parents=True, exist_ok=True)
+        if spec.kind == "command":
+            argv = list(spec.argv or [])
+            env = {**os.environ, **spec.env} if spec.env else None
+        else:
+            argv = [self.settings.python, "-m", "nodeflow.worker", str(spec.write(workdir))]
+            env = None
+        cwd = spec.cwd or str(workdir)
+        out_path, err_path = workdir / "stdout.txt", workdir / "stderr.txt"
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
+                                        start_new_session=True)
+            except OSError as e:
+                msg = f"cannot run {argv[0] if argv else '(empty command)'!r}: {e.strerror or e}"
+                err.write((msg + "\n").encode())
+                return TaskStatus(FAILED, TaskResult(False, error=msg, exit_code=None, started_at=task.started_at,
+                                                     finished_at=time.time()), reason="exec",
+                                  started_at=task.started_at)
+        with self._lock:
+            task.proc = proc
+            task.tail = LogTail(out_path, err_path)
+            self._running_procs[task.handle] = task
+            cancelled = task.cancelled
+            self._changes.append((task.handle, TaskStatus(RUNNING, started_at=task.started_at)))
+        self._notify()
+        if cancelled:
+            self._terminate(task)
+        rc = proc.wait()
+        finished = time.time()
+        if spec.kind == "command":
+            outputs = {"stdout": _read_text(out_path), "stderr": _read_text(err_path), "exitcode": rc}
+            res = TaskResult(rc == 0, outputs, None if rc == 0 else f"exit status {rc}", rc, task.started_at,
+                             finished)
+            return TaskStatus(SUCCEEDED if rc == 0 else FAILED, res, reason=None if rc == 0 else "exit",
+                              started_at=task.started_at)
+        result_path = workdir / "result.json"
+        if result_path.exists():
+            try:
+                res = TaskResult.read(result_path)
+            except (OSError, ValueError) as e:
+                res = TaskResult(False, error=f"unreadable worker result: {e}")
+            res.exit_code = rc
+            return TaskStatus(SUCCEEDED if res.ok else FAILED, res, reason=None if res.ok else "error",
+                              started_at=task.started_at)
+        last = _read_text(err_path).strip().splitlines()[-1:] or [""]
+        return TaskStatus(FAILED, TaskResult(False, error=f"worker exited with status {rc} without a result"
+                                             + (f": {last[0]}" if last[0] else ""), exit_code=rc),
+                          reason="exit", started_at=task.started_at)
+
+    def _terminate(self, task: _Task) -> None:
+        proc = task.proc
+        if proc is None or proc.poll() is not None:
+            return
+        _signal_group(proc, signal.SIGTERM)
+
+        def kill_later():
+            try:
+                proc.wait(timeout=self.settings.cancel_grace_s)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+            else:
+                _signal_group(proc, signal.SIGKILL)  # leftovers of the group that ignored SIGTERM
+
+        threading.Thread(target=kill_later, name="nodeflow-kill", daemon=True).start()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""

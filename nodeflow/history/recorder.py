@@ -1,0 +1,342 @@
+"""``HistoryRecorder``: the run observer that writes runs and attempts to the history.
+
+It turns ``RunEvent``s into ``attempts`` rows kept in memory and written in
+batches: when ``flush_every`` attempts have finished, or when
+``flush_interval_s`` has passed since the last write (checked as events come
+in — no thread of its own), and always when the run finishes. ``RUN_STARTED``
+and ``RUN_FINISHED`` write the run row at once.
+
+Events map to rows like this (``event.attempt`` is the 1-based attempt number,
+``event.time`` the wall time):
+
+==============  ==================================================================
+NODE_QUEUED     queued_at; executor, node_type
+NODE_STARTED    started_at; executor, host, job_id
+NODE_SUCCEEDED  finished_at, state "succeeded"; outputs, reused, exit_code,
+                input_hash, stdout_path, stderr_path
+NODE_FAILED     finished_at, state "failed" ("cancelled" when reason is
+                "cancelled"); error, exit_code, reason, stdout_path, stderr_path
+NODE_RETRYING   closes the attempt as "failed" (error, reason — "retrying" if none —,
+                exit_code, log paths); the next attempt arrives with the next
+                event's ``attempt``
+NODE_SKIPPED    finished_at, state "skipped"; reason
+==============  ==================================================================
+
+Any ``data`` key may be missing. Writing never raises into the scheduler: a
+failed write is logged, its rows kept and tried again later.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from typing import Any, Callable
+
+from ..engine.events import EventKind, RunEvent
+from .store import ATTEMPT_COLUMNS, HistoryStore
+
+__all__ = ["HistoryRecorder"]
+
+log = logging.getLogger(__name__)
+
+# A row in memory is a list in ATTEMPT_COLUMNS order (cheaper than a dict per attempt).
+_COL = {c: i for i, c in enumerate(ATTEMPT_COLUMNS)}
+_NODE_TYPE, _EXECUTOR, _HOST = _COL["node_type"], _COL["executor"], _COL["host"]
+_QUEUED_AT, _STARTED_AT, _FINISHED_AT, _STATE = _COL["queued_at"], _COL["started_at"], _COL["finished_at"], _COL["state"]
+_EXIT_CODE, _ERROR, _REASON = _COL["exit_code"], _COL["error"], _COL["reason"]
+_STDOUT, _STDERR, _JOB_ID = _COL["stdout_path"], _COL["stderr_path"], _COL["job_id"]
+_INPUT_HASH, _OUTPUTS, _REUSED = _COL["input_hash"], _COL["outputs"], _COL["reused"]
+_WIDTH = len(ATTEMPT_COLUMNS)
+_BLANK = [None] * _WIDTH
+
+_RUN_STARTED, _RUN_FINISHED = EventKind.RUN_STARTED, EventKind.RUN_FINISHED
+_QUEUED, _STARTED, _SUCCEEDED = EventKind.NODE_QUEUED, EventKind.NODE_STARTED, EventKind.NODE_SUCCEEDED
+_FAILED, _RETRYING, _SKIPPED = EventKind.NODE_FAILED, EventKind.NODE_RETRYING, EventKind.NODE_SKIPPED
+
+
+def _text(value: Any) -> Any:
+    """A value bound for a TEXT column: str or None (enums give their value, paths their text)."""
+    if value is None or value.__class__ is str:
+        return value
+    value = getattr(value, "value", value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return str(value)
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value.__class__ is int:
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _type_path(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return "/".join(value)
+    return _text(value)
+
+
+class _Run:
+    """What the recorder remembers of a run in progress."""
+
+    __slots__ = ("executor", "node_types", "attempts")
+
+    def __init__(self, executor: Any = None):
+        self.executor = _text(executor)
+        self.node_types: dict[str, str] = {}
+        self.attempts: dict[str, int] = {}  # node -> highest attempt number seen
+
+
+class HistoryRecorder:
+    """A ``RunObserver`` writing what it sees to ``store``.
+
+    ``clock`` (monotonic seconds) times the flushes; tests may pass their own.
+    """
+
+    def __init__(self, store: HistoryStore, flush_every: int = 2000, flush_interval_s: float = 0.5, *,
+                 clock: Callable[[], float] = time.monotonic):
+        self.store = store
+        self.flush_every = max(1, int(flush_every))
+        self.flush_interval_s = float(flush_interval_s)
+        self._clock = clock
+        self._rows: dict[tuple[str, str, int], list[Any]] = {}  # not yet written, open or finished
+        self._done: dict[tuple[str, str, int], None] = {}  # finished, not yet written (an ordered set)
+        self._runs: dict[str, _Run] = {}
+        self._next_flush = clock() + self.flush_interval_s
+        self.last_error: BaseException | None = None
+
+    # -- observer ------------------------------------------------------------------------
+    def on_event(self, event: RunEvent) -> None:
+        kind = event.kind
+        if event.node is not None:
+            if kind is _QUEUED:
+                self._node_queued(event)
+            elif kind is _STARTED:
+                self._node_started(event)
+            elif kind is _SUCCEEDED:
+                self._node_succeeded(event)
+            elif kind is _FAILED:
+                self._node_failed(event)
+            elif kind is _RETRYING:
+                self._node_retrying(event)
+            elif kind is _SKIPPED:
+                self._node_skipped(event)
+            else:
+                if kind.__class__ is not EventKind:
+                    self._coerced(event)
+                return  # logs, progress
+        elif kind is _RUN_STARTED:
+            self._run_started(event)
+            return
+        elif kind is _RUN_FINISHED:
+            self._run_finished(event)
+            return
+        else:
+            if kind.__class__ is not EventKind:
+                self._coerced(event)
+            return
+        done = self._done
+        if done and (len(done) >= self.flush_every or self._clock() >= self._next_flush):
+            self.flush()
+
+    def _coerced(self, event: RunEvent) -> None:
+        """An event whose kind is a plain string ("node_queued"): handled as its EventKind."""
+        try:
+            kind = EventKind(event.kind)
+        except ValueError:
+            return
+        self.on_event(dataclasses.replace(event, kind=kind))
+
+    def flush(self, everything: bool = False) -> bool:
+        """Write the finished attempts held in memory (with ``everything``, the
+        unfinished ones too, as they stand); False if the write failed (rows kept)."""
+        return self._write(list(self._rows if everything else self._done))
+
+    @property
+    def pending(self) -> int:
+        """Rows held in memory, not yet written (finished or not)."""
+        return len(self._rows)
+
+    def _write(self, keys: list[tuple[str, str, int]]) -> bool:
+        self._next_flush = self._clock() + self.flush_interval_s
+        if not keys:
+            return True
+        rows = self._rows
+        try:
+            self.store.upsert_attempt_values([rows[k] for k in keys])
+        except Exception as e:  # never break the run because history can't be written
+            if self.last_error is None or type(e) is not type(self.last_error):
+                log.exception("could not write run history to %s", getattr(self.store, "path", self.store))
+            self.last_error = e
+            return False
+        done = self._done
+        for k in keys:
+            del rows[k]
+            done.pop(k, None)
+        return True
+
+    # -- rows ----------------------------------------------------------------------------
+    def _row(self, event: RunEvent, attempt: int | None = None) -> tuple[tuple[str, str, int], list[Any]]:
+        """The in-memory row of the event's attempt, created when it is the first event of it."""
+        if attempt is None:
+            attempt = event.attempt
+        if attempt > 0:
+            key = (event.run_id, event.node, attempt)
+            row = self._rows.get(key)
+            if row is not None:
+                return key, row
+        run_id, node = event.run_id, event.node
+        run = self._runs.get(run_id)
+        if run is None:
+            run = self._runs[run_id] = _Run()
+        if attempt > 0:
+            if attempt > run.attempts.get(node, 0):
+                run.attempts[node] = attempt
+        else:  # no attempt number: the node's latest
+            attempt = run.attempts.get(node) or 1
+        key = (run_id, node, attempt)
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = _BLANK.copy()
+            row[0], row[1], row[2] = run_id, node, attempt
+            row[_NODE_TYPE] = run.node_types.get(node)
+            row[_EXECUTOR] = run.executor
+        return key, row
+
+    def _finish(self, key, row: list[Any], event: RunEvent, state: str) -> None:
+        row[_FINISHED_AT] = event.time
+        row[_STATE] = state
+        self._done[key] = None
+
+    # -- handlers ------------------------------------------------------------------------
+    def _run_started(self, e: RunEvent) -> None:
+        d = e.data
+        run = self._runs[e.run_id] = _Run(d.get("executor"))
+        nodes = d.get("nodes")
+        for item in nodes or ():  # plain uniquenames, or dicts naming their type
+            if isinstance(item, dict):
+                name = item.get("uniquename") or item.get("node") or item.get("name")
+                ntype = item.get("node_type") or item.get("type")
+                if name is not None and ntype is not None:
+                    run.node_types[name] = _type_path(ntype)
+        total = d.get("total")
+        if total is None and nodes is not None:
+            total = len(nodes)
+        path = d.get("workflow_path")
+        if path is not None:
+            # ``nodeflow history FILE`` finds runs by absolute path; a relative one is relative to here
+            path = os.path.abspath(os.fspath(path))
+        try:
+            self.store.begin_run(e.run_id, workflow_path=path,
+                                 workflow_hash=d.get("workflow_hash"), workflow_name=d.get("workflow_name"),
+                                 executor=run.executor, host=d.get("host"), started_at=e.time,
+                                 node_count=total, parent_run_id=d.get("parent_run_id"), params=d.get("params"))
+        except Exception as err:
+            log.exception("could not record the start of run %s", e.run_id)
+            self.last_error = err
+
+    def _node_queued(self, e: RunEvent) -> None:
+        key, row = self._row(e)
+        row[_QUEUED_AT] = e.time
+        row[_STATE] = "queued"
+        d = e.data
+        if d:
+            ex = d.get("executor")
+            if ex is not None:
+                row[_EXECUTOR] = ex if ex.__class__ is str else _text(ex)
+            nt = d.get("node_type")
+            if nt is not None:
+                if nt.__class__ is not str:
+                    nt = _type_path(nt)
+                row[_NODE_TYPE] = self._runs[e.run_id].node_types[e.node] = nt
+
+    # the hot handlers check for the usual str/None values inline before calling _text
+    def _node_started(self, e: RunEvent) -> None:
+        key, row = self._row(e)
+        row[_STARTED_AT] = e.time
+        row[_STATE] = "running"
+        d = e.data
+        if d:
+            g = d.get
+            v = g("executor")
+            if v is not None:
+                row[_EXECUTOR] = v if v.__class__ is str else _text(v)
+            v = g("host")
+            row[_HOST] = v if v is None or v.__class__ is str else _text(v)
+            v = g("job_id")
+            row[_JOB_ID] = v if v is None or v.__class__ is str else _text(v)
+
+    def _node_succeeded(self, e: RunEvent) -> None:
+        key, row = self._row(e)
+        d = e.data
+        if d:
+            g = d.get
+            row[_OUTPUTS] = g("outputs")
+            row[_REUSED] = 1 if g("reused") else 0
+            v = g("exit_code")
+            row[_EXIT_CODE] = v if v is None or v.__class__ is int else _int(v)
+            v = g("input_hash")
+            row[_INPUT_HASH] = v if v is None or v.__class__ is str else _text(v)
+            v = g("stdout_path")
+            row[_STDOUT] = v if v is None or v.__class__ is str else _text(v)
+            v = g("stderr_path")
+            row[_STDERR] = v if v is None or v.__class__ is str else _text(v)
+        else:
+            row[_REUSED] = 0
+        row[_FINISHED_AT] = e.time
+        row[_STATE] = "succeeded"
+        self._done[key] = None
+
+    def _node_failed(self, e: RunEvent) -> None:
+        key, row = self._row(e)
+        g = e.data.get
+        reason = _text(g("reason"))
+        row[_ERROR] = _text(g("error"))
+        row[_EXIT_CODE] = _int(g("exit_code"))
+        row[_REASON] = reason
+        row[_STDOUT] = _text(g("stdout_path"))
+        row[_STDERR] = _text(g("stderr_path"))
+        self._finish(key, row, e, "cancelled" if reason == "cancelled" else "failed")
+
+    def _node_retrying(self, e: RunEvent) -> None:
+        d = e.data
+        attempt = None
+        nxt = _int(d.get("next_attempt"))
+        if nxt is not None and e.attempt >= nxt > 1:
+            attempt = nxt - 1  # the event names the coming attempt: close the one before it
+        key, row = self._row(e, attempt)
+        for col, name in ((_ERROR, "error"), (_REASON, "reason"), (_STDOUT, "stdout_path"),
+                          (_STDERR, "stderr_path")):
+            v = d.get(name)
+            if v is not None:
+                row[col] = _text(v)
+        v = _int(d.get("exit_code"))
+        if v is not None:
+            row[_EXIT_CODE] = v
+        if row[_REASON] is None:
+            row[_REASON] = "retrying"
+        if row[_FINISHED_AT] is None or row[_STATE] != "failed":
+            self._finish(key, row, e, "failed")
+
+    def _node_skipped(self, e: RunEvent) -> None:
+        key, row = self._row(e)
+        row[_REASON] = _text(e.data.get("reason"))
+        self._finish(key, row, e, "skipped")
+
+    def _run_finished(self, e: RunEvent) -> None:
+        run_id = e.run_id
+        # everything of this run still in memory: finished attempts and any left open
+        self._write([k for k in self._rows if k[0] == run_id])
+        state = _text(e.data.get("state"))
+        try:
+            self.store.finish_run(run_id, state if state is not None else "finished", e.time)
+        except Exception as err:
+            log.exception("could not record the end of run %s", run_id)
+            self.last_error = err
+        self._runs.pop(run_id, None)

@@ -1,0 +1,504 @@
+"""The run history: one SQLite file holding runs, node attempts and remote jobs.
+
+``HistoryStore`` owns the file. Three tables:
+
+* ``runs`` – one row per run (workflow, executor, host, times, final state,
+  the run it re-runs, its parameters as JSON).
+* ``attempts`` – one row per node attempt (times queued/started/finished,
+  state, exit code, error, logs, job id, input hash and outputs — outputs are
+  JSON from ``model.values.encode`` with arrays inline, so rerun-failed can
+  reuse them).
+* ``jobs`` – a journal of jobs handed to remote executors, written and
+  committed at once, so a crashed editor can find its Slurm jobs again.
+
+The schema is versioned with ``PRAGMA user_version``: ``MIGRATIONS[n]`` takes
+a file from version ``n - 1`` to ``n``, each in its own transaction. The file
+uses WAL (readers never block the writer) with ``synchronous=NORMAL``.
+
+One connection, used by one thread at a time under a lock; it may be created
+on another thread than the one that uses it. Nothing runs in the background:
+``close()`` it, or use it as a context manager.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from ..model.values import decode, encode, json_default
+
+__all__ = ["HistoryError", "HistoryStore", "MIGRATIONS", "SCHEMA_VERSION", "default_history_path"]
+
+
+class HistoryError(Exception):
+    """The history file can't be used (e.g. written by a newer nodeflow)."""
+
+
+def default_history_path() -> Path:
+    """``platformdirs.user_data_dir("nodeflow") / "history.sqlite"`` (not created here).
+
+    Goes through ``nodeflow.appdirs`` when it is there, so a ``NODEFLOW_HOME``
+    override moves the history together with the other files ``nodeflow run`` writes.
+    """
+    try:
+        from ..appdirs import history_path
+    except ImportError:  # pragma: no cover
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir("nodeflow")) / "history.sqlite"
+    return Path(history_path())
+
+
+# --------------------------------------------------------------------------- schema
+
+def _migrate_1(db: sqlite3.Connection) -> None:
+    for sql in (
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            workflow_path TEXT, workflow_hash TEXT, workflow_name TEXT,
+            executor TEXT, host TEXT,
+            started_at REAL, finished_at REAL, state TEXT,
+            node_count INTEGER, parent_run_id TEXT, params TEXT)""",
+        "CREATE INDEX runs_by_hash ON runs (workflow_hash, started_at)",
+        "CREATE INDEX runs_by_path ON runs (workflow_path, started_at)",
+        "CREATE INDEX runs_by_start ON runs (started_at)",
+        # (run_id, ...) primary keys serve the lookups by run id of attempts and jobs.
+        """CREATE TABLE attempts (
+            run_id TEXT NOT NULL, node TEXT NOT NULL, attempt INTEGER NOT NULL,
+            node_type TEXT, executor TEXT, host TEXT,
+            queued_at REAL, started_at REAL, finished_at REAL, state TEXT,
+            exit_code INTEGER, error TEXT, reason TEXT,
+            stdout_path TEXT, stderr_path TEXT, job_id TEXT,
+            input_hash TEXT, outputs TEXT, reused INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (run_id, node, attempt))""",
+        "CREATE INDEX attempts_by_type ON attempts (node_type, executor)",
+        """CREATE TABLE jobs (
+            run_id TEXT NOT NULL, node TEXT NOT NULL, attempt INTEGER NOT NULL,
+            executor TEXT, job_id TEXT, workdir TEXT, submitted_at REAL,
+            profile TEXT, extra TEXT,
+            PRIMARY KEY (run_id, node, attempt))""",
+    ):
+        db.execute(sql)
+
+
+#: target version -> function taking the file from the version before to it
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+RUN_COLUMNS = ("run_id", "workflow_path", "workflow_hash", "workflow_name", "executor", "host", "started_at",
+               "finished_at", "state", "node_count", "parent_run_id", "params")
+ATTEMPT_COLUMNS = ("run_id", "node", "attempt", "node_type", "executor", "host", "queued_at", "started_at",
+                   "finished_at", "state", "exit_code", "error", "reason", "stdout_path", "stderr_path", "job_id",
+                   "input_hash", "outputs", "reused")
+JOB_COLUMNS = ("run_id", "node", "attempt", "executor", "job_id", "workdir", "submitted_at", "profile", "extra")
+
+_OUTPUTS = ATTEMPT_COLUMNS.index("outputs")
+_KEY = ("run_id", "node", "attempt")
+_MERGED = [c for c in ATTEMPT_COLUMNS if c not in _KEY and c != "reused"]
+_N = len(ATTEMPT_COLUMNS)
+# Upsert that merges: a column given as NULL keeps what is stored. ``reused``
+# is NOT NULL, so its parameter (?N) is used twice instead of ``excluded``.
+_UPSERT_ATTEMPT = (
+    f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
+    f"VALUES ({', '.join(f'?{i}' for i in range(1, _N))}, COALESCE(?{_N}, 0)) "
+    f"ON CONFLICT (run_id, node, attempt) DO UPDATE SET "
+    + ", ".join(f"{c} = COALESCE(excluded.{c}, {c})" for c in _MERGED)
+    + f", reused = COALESCE(?{_N}, reused)"
+)
+
+
+def _text(value: Any) -> Any:
+    """Enum members (``NodeState``, ``RunState``) as their plain value."""
+    return getattr(value, "value", value)
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=json_default, separators=(",", ":"))
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _refuse(value: Any) -> Any:
+    raise _NotPlain
+
+
+def _encode_outputs(outputs: Any) -> str | None:
+    if outputs is None:
+        return None
+    try:  # the common case, plain JSON values: no walk through encode() needed
+        return _dumps_plain(outputs)
+    except _NotPlain:
+        pass
+    except (TypeError, ValueError, RecursionError):
+        return None
+    try:
+        return json.dumps(encode(outputs), default=json_default, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return None  # not storable: the attempt is recorded, its outputs just can't be reused
+
+
+def _plain_encoder() -> Callable[[Any], str]:
+    """``json.dumps`` for plain values, raising ``_NotPlain`` for anything else (numpy …).
+
+    Builds the C encoder once instead of once per call, which is most of the
+    cost for the small output dicts nodes usually have."""
+    from json import encoder as je
+
+    if je.c_make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.JSONEncoder(separators=(",", ":"), default=_refuse).encode
+    # no circular-reference markers: a cyclic value ends in RecursionError, caught below
+    c_encode = je.c_make_encoder(None, _refuse, je.encode_basestring_ascii, None, ":", ",", False, False, True)
+
+    def dumps(value: Any) -> str:
+        return "".join(c_encode(value, 0))
+
+    return dumps
+
+
+_dumps_plain = _plain_encoder()
+
+
+# --------------------------------------------------------------------------- store
+
+class HistoryStore:
+    """The history SQLite file at ``path`` (``":memory:"`` for a throw-away store)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = path if path == ":memory:" else Path(path)
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        # autocommit mode: every transaction below is an explicit BEGIN ... COMMIT
+        self._db: sqlite3.Connection | None = sqlite3.connect(
+            os.fspath(self.path), check_same_thread=False, isolation_level=None, timeout=10.0)
+        try:
+            self._db.row_factory = sqlite3.Row
+            self.journal_mode = self._enable_wal()
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            self._db = None
+            raise
+
+    # -- lifetime --------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    @property
+    def closed(self) -> bool:
+        return self._db is None
+
+    def __enter__(self) -> "HistoryStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"HistoryStore({os.fspath(self.path)!r})"
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return self._conn().execute("PRAGMA user_version").fetchone()[0]
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise HistoryError("the history store is closed")
+        return self._db
+
+    def _transaction(self):
+        return _Transaction(self)
+
+    def _enable_wal(self, patience_s: float = 10.0) -> str:
+        """Switch the file to WAL; returns the journal mode now in use.
+
+        Switching needs the file to itself, and SQLite answers "locked" at
+        once (no busy wait) when another connection is opening it at the same
+        moment: try again for a while."""
+        db = self._conn()
+        deadline = time.monotonic() + patience_s
+        delay = 0.002
+        while True:
+            try:
+                return db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    def _migrate(self) -> None:
+        """Bring the file to ``SCHEMA_VERSION``, one migration per transaction.
+
+        The version is read again inside each write transaction, so two
+        processes opening a new file at once don't both migrate it."""
+        if self._conn().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return  # the usual case: no write lock needed
+        while True:
+            with self._transaction() as tx:
+                version = tx.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise HistoryError(f"{self.path}: history schema version {version} is newer than this "
+                                       f"nodeflow understands ({SCHEMA_VERSION})")
+                if version == SCHEMA_VERSION:
+                    return
+                MIGRATIONS[version + 1](tx)
+                tx.execute(f"PRAGMA user_version = {int(version + 1)}")
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn().execute(sql, tuple(params)).fetchall()
+
+    # -- runs ------------------------------------------------------------------------
+    def begin_run(self, run_id: str, *, workflow_path: str | os.PathLike | None, workflow_hash: str | None,
+                  workflow_name: str | None, executor: str | None, host: str | None, started_at: float | None,
+                  node_count: int | None, parent_run_id: str | None = None,
+                  params: Mapping[str, Any] | None = None) -> None:
+        """Record a run as started (committed at once). Starting the same id again replaces it."""
+        wp = os.fspath(workflow_path) if workflow_path is not None else None
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO runs (run_id, workflow_path, workflow_hash, workflow_name, executor, host, started_at,"
+                " finished_at, state, node_count, parent_run_id, params)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 'running', ?, ?, ?)"
+                " ON CONFLICT (run_id) DO UPDATE SET workflow_path = excluded.workflow_path,"
+                " workflow_hash = excluded.workflow_hash, workflow_name = excluded.workflow_name,"
+                " executor = excluded.executor, host = excluded.host, started_at = excluded.started_at,"
+                " finished_at = NULL, state = 'running', node_count = excluded.node_count,"
+                " parent_run_id = excluded.parent_run_id, params = excluded.params",
+                (run_id, wp, workflow_hash, workflow_name, _text(executor), host, started_at, node_count,
+                 parent_run_id, _dump(params)))
+
+    def finish_run(self, run_id: str, state: str, finished_at: float | None) -> None:
+        """Set a run's final state (a run never begun gets a row of its own)."""
+        with self._transaction() as tx:
+            cur = tx.execute("UPDATE runs SET state = ?, finished_at = ? WHERE run_id = ?",
+                             (_text(state), finished_at, run_id))
+            if cur.rowcount == 0:
+                tx.execute("INSERT INTO runs (run_id, state, finished_at) VALUES (?, ?, ?)",
+                           (run_id, _text(state), finished_at))
+
+    def runs(self, workflow_path: str | os.PathLike | None = None, workflow_hash: str | None = None,
+             limit: int = 50) -> list[dict[str, Any]]:
+        """Runs, newest first, optionally of one workflow file and/or content hash."""
+        where, params = [], []
+        if workflow_path is not None:
+            where.append("workflow_path = ?")
+            params.append(os.fspath(workflow_path))
+        if workflow_hash is not None:
+            where.append("workflow_hash = ?")
+            params.append(workflow_hash)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        return [self._run_dict(r) for r in self._query(sql, [*params, int(limit)])]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        return self._run_dict(rows[0]) if rows else None
+
+    def latest_run_id(self, workflow_path: str | os.PathLike | None = None) -> str | None:
+        if workflow_path is None:
+            rows = self._query("SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")
+        else:
+            rows = self._query("SELECT run_id FROM runs WHERE workflow_path = ? "
+                               "ORDER BY started_at DESC, rowid DESC LIMIT 1", (os.fspath(workflow_path),))
+        return rows[0][0] if rows else None
+
+    @staticmethod
+    def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
+        d = dict(row)
+        d["params"] = _load(d["params"])
+        return d
+
+    # -- attempts --------------------------------------------------------------------
+    def upsert_attempts(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Write attempt rows in one transaction; returns how many.
+
+        Each row needs ``run_id``, ``node`` and ``attempt``; other columns
+        (``ATTEMPT_COLUMNS``) may be left out. A missing or ``None`` column
+        keeps what an earlier write stored, so partial rows merge. ``outputs``
+        is the node's output values (numpy arrays allowed); they are encoded here.
+        """
+        return self.upsert_attempt_values([_attempt_params(r) for r in rows])
+
+    def upsert_attempt_values(self, rows: Iterable[Sequence[Any]]) -> int:
+        """``upsert_attempts`` for rows given as sequences in ``ATTEMPT_COLUMNS`` order
+        whose values are plain already (str, numbers, None) except the raw
+        ``outputs``: the recorder's fast path."""
+        params = []
+        for r in rows:
+            p = list(r)
+            p[_OUTPUTS] = _encode_outputs(p[_OUTPUTS])
+            params.append(p)
+        if not params:
+            return 0
+        with self._transaction() as tx:
+            tx.executemany(_UPSERT_ATTEMPT, params)
+        return len(params)
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        """Every attempt of a run, ordered by node then attempt, outputs decoded."""
+        rows = self._query("SELECT * FROM attempts WHERE run_id = ? ORDER BY node, attempt", (run_id,))
+        return [self._attempt_dict(r) for r in rows]
+
+    def last_attempts(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """Each node's highest-numbered attempt in a run."""
+        rows = self._query(
+            "SELECT a.* FROM attempts a JOIN (SELECT node, MAX(attempt) AS attempt FROM attempts"
+            " WHERE run_id = ? GROUP BY node) m ON a.node = m.node AND a.attempt = m.attempt"
+            " WHERE a.run_id = ? ORDER BY a.node", (run_id, run_id))
+        return {r["node"]: self._attempt_dict(r) for r in rows}
+
+    def reusable_outputs(self, run_id: str) -> dict[str, tuple[str, Any]]:
+        """``{node: (input_hash, outputs)}`` of the nodes whose last attempt succeeded
+        with a known input hash and stored outputs — what rerun-failed may skip."""
+        out = {}
+        for node, a in self.last_attempts(run_id).items():
+            if a["state"] == "succeeded" and a["input_hash"] is not None and a["outputs"] is not None:
+                out[node] = (a["input_hash"], a["outputs"])
+        return out
+
+    def durations(self, *, workflow_path: str | os.PathLike | None = None, node: str | None = None,
+                  node_type: str | None = None, executor: str | None = None,
+                  limit: int = 20) -> list[tuple[float, float | None]]:
+        """``(duration_s, queue_wait_s or None)`` of succeeded, not reused attempts, newest first.
+
+        duration = finished_at - started_at; queue wait = started_at - queued_at.
+        """
+        sql = ["SELECT a.finished_at - a.started_at, a.started_at - a.queued_at FROM attempts a"]
+        where = ["a.state = 'succeeded'", "a.reused = 0", "a.started_at IS NOT NULL", "a.finished_at IS NOT NULL"]
+        params: list[Any] = []
+        if workflow_path is not None:
+            sql.append("JOIN runs r ON r.run_id = a.run_id")
+            where.append("r.workflow_path = ?")
+            params.append(os.fspath(workflow_path))
+        for col, value in (("node", node), ("node_type", node_type), ("executor", executor)):
+            if value is not None:
+                where.append(f"a.{col} = ?")
+                params.append(_text(value))
+        sql.append("WHERE " + " AND ".join(where) + " ORDER BY a.finished_at DESC LIMIT ?")
+        params.append(int(limit))
+        return [(float(d), None if w is None else float(w)) for d, w in self._query(" ".join(sql), params)]
+
+    @staticmethod
+    def _attempt_dict(row: sqlite3.Row) -> dict[str, Any]:
+        d = dict(row)
+        if d["outputs"] is not None:
+            d["outputs"] = decode(json.loads(d["outputs"]))
+        d["reused"] = bool(d["reused"])
+        return d
+
+    # -- remote jobs journal ------------------------------------------------------------
+    def journal_job(self, run_id: str, node: str, attempt: int, executor: str, job_id: str,
+                    workdir: str | os.PathLike | None, submitted_at: float | None,
+                    profile: str | None = None, extra: Mapping[str, Any] | None = None) -> None:
+        """Note a job handed to a remote executor; committed and synced before returning."""
+        with self._lock:
+            db = self._conn()
+            db.execute("PRAGMA synchronous=FULL")  # this one must survive a power cut too
+            try:
+                with self._transaction() as tx:
+                    tx.execute(f"INSERT OR REPLACE INTO jobs ({', '.join(JOB_COLUMNS)}) "
+                               f"VALUES ({', '.join('?' * len(JOB_COLUMNS))})",
+                               (run_id, node, int(attempt), _text(executor), str(job_id), _path(workdir),
+                                submitted_at, profile, _dump(extra)))
+            finally:
+                db.execute("PRAGMA synchronous=NORMAL")
+
+    def jobs(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self._query("SELECT * FROM jobs WHERE run_id = ? ORDER BY submitted_at, node, attempt", (run_id,))
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["extra"] = _load(d["extra"])
+            out.append(d)
+        return out
+
+
+class _Transaction:
+    """``with store._transaction() as db:`` – lock held, BEGIN IMMEDIATE … COMMIT (ROLLBACK on error)."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: HistoryStore):
+        self._store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._store._lock.acquire()
+        try:
+            db = self._store._conn()
+            db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._store._lock.release()
+            raise
+        return db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            db = self._store._conn()
+            if exc_type is None:
+                try:
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            elif db.in_transaction:
+                db.execute("ROLLBACK")
+        finally:
+            self._store._lock.release()
+
+
+def _attempt_params(r: Mapping[str, Any]) -> tuple:
+    g = r.get
+    executor, state, reason, error, job_id, stdout, stderr, reused = (
+        g("executor"), g("state"), g("reason"), g("error"), g("job_id"), g("stdout_path"), g("stderr_path"),
+        g("reused"))
+    # the usual values are str or None already; convert only what isn't
+    if executor is not None and type(executor) is not str:
+        executor = _text(executor)
+    if state is not None and type(state) is not str:
+        state = _text(state)
+    if reason is not None and type(reason) is not str:
+        reason = _text(reason)
+    if error is not None and type(error) is not str:
+        error = str(error)
+    if job_id is not None and type(job_id) is not str:
+        job_id = str(job_id)
+    if stdout is not None and type(stdout) is not str:
+        stdout = os.fspath(stdout)
+    if stderr is not None and type(stderr) is not str:
+        stderr = os.fspath(stderr)
+    if reused is not None:
+        reused = 1 if reused else 0
+    return (r["run_id"], r["node"], int(r["attempt"]), g("node_type"), executor, g("host"), g("queued_at"),
+            g("started_at"), g("finished_at"), state, g("exit_code"), error, reason, stdout, stderr, job_id,
+            g("input_hash"), g("outputs"), reused)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _path(value: Any) -> str | None:
+    return None if value is None else os.fspath(value)
+
+
+def _bool_or_none(value: Any) -> int | None:
+    return None if value is None else int(bool(value))
+

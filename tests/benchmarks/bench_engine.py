@@ -1,0 +1,130 @@
+"""Engine benchmarks (issue 3). Run: python tests/benchmarks/bench_engine.py
+
+1. Scheduler overhead per node: a 10,000-node layered DAG of in-process math
+   nodes with history on, against a 100-node one (start-up cancels out):
+   (t(10,000) - t(100)) / 9,900. Goal <= 50 µs/node.
+2. 500 command nodes running `true` with 2 jobs, against `xargs -P2` running
+   the same 500 commands: wall-time ratio. Goal <= 1.15.
+"""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from nodeflow.engine import run_workflow
+from nodeflow.history.store import HistoryStore
+from nodeflow.library import builtin_registry
+from nodeflow.model import Workflow
+
+
+def layered_math(n: int, width: int = 50, seed: int = 1) -> Workflow:
+    """Layers of math nodes; each node takes 1-2 inputs from the previous layer."""
+    rnd = random.Random(seed)
+    reg = builtin_registry()
+    wf = Workflow()
+    prev: list[str] = []
+    made = 0
+    while made < n:
+        layer = []
+        for _ in range(min(width, n - made)):
+            if not prev:
+                node = reg.create_node(("types", "Float"), wf)
+                node.terminals["float"].value = rnd.random()
+                wf.add_node(node)
+            else:
+                kind = rnd.choice([("math", "Add"), ("math", "Multiply"), ("math", "Negate"), ("math", "Absolute")])
+                node = reg.create_node(kind, wf)
+                wf.add_node(node)
+                inputs = rnd.sample(prev, 2) if kind in (("math", "Add"), ("math", "Multiply")) else [rnd.choice(prev)]
+                for u in inputs:
+                    out = "float" if wf.nodes[u].path == ("types", "Float") else "result"
+                    wf.connect((u, out), (node.uniquename, "input"))
+            layer.append(node.uniquename)
+            made += 1
+        prev = layer
+    return wf
+
+
+def time_run(wf: Workflow, tmp: Path, jobs: int, history: bool) -> float:
+    reg = builtin_registry()
+    store = HistoryStore(tmp / f"h{random.random()}.sqlite") if history else None
+    t0 = time.perf_counter()
+    res = run_workflow(wf, registry=reg, jobs=jobs, history=store, runs_dir=tmp / "runs")
+    dt = time.perf_counter() - t0
+    if store:
+        store.close()
+    assert res.state.value == "succeeded", res.counts()
+    return dt
+
+
+def bench_overhead(tmp: Path, repeats: int = 3) -> None:
+    small, big = layered_math(100), layered_math(10_000)
+    jobs = os.cpu_count() or 2
+    t_small = statistics.median(time_run(small, tmp, jobs, True) for _ in range(repeats))
+    t_big = statistics.median(time_run(big, tmp, jobs, True) for _ in range(repeats))
+    per_node = (t_big - t_small) / 9_900
+    print(f"scheduler overhead: 100 nodes {t_small*1e3:.1f} ms, 10,000 nodes {t_big*1e3:.1f} ms "
+          f"-> {per_node*1e6:.1f} µs/node (history on, {jobs} threads; goal <= 50 µs/node)")
+    t_nohist = statistics.median(time_run(big, tmp, jobs, False) for _ in range(repeats))
+    print(f"  10,000 nodes without history: {t_nohist*1e3:.1f} ms")
+
+
+def true_commands(n: int) -> Workflow:
+    reg = builtin_registry()
+    wf = Workflow()
+    true = shutil.which("true")
+    for _ in range(n):
+        node = reg.create_node(("shell", "Command"), wf)
+        node.terminals["command"].value = true
+        node.terminals["args"].value = []
+        wf.add_node(node)
+    return wf
+
+
+def bench_commands(tmp: Path, n: int = 500, repeats: int = 3) -> None:
+    true = shutil.which("true")
+    wf = true_commands(n)
+    lines = "x\n" * n  # one argument per line: xargs runs `true x` n times
+
+    def xargs() -> float:
+        t0 = time.perf_counter()
+        subprocess.run(["xargs", "-P2", "-n1", true], input=lines.encode(), check=True)
+        return time.perf_counter() - t0
+
+    def nodeflow_engine() -> float:
+        return time_run(wf, tmp, 2, True)
+
+    def nodeflow_cli(path: Path) -> float:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "nodeflow.cli", "run", str(path), "--jobs", "2", "-q",
+                        "--history", str(tmp / "cli.sqlite"), "--runs-dir", str(tmp / "runs")], check=True)
+        return time.perf_counter() - t0
+
+    from nodeflow.model import save
+
+    path = tmp / "true500.nc"
+    save(wf, path)
+    tx = statistics.median(xargs() for _ in range(repeats))
+    te = statistics.median(nodeflow_engine() for _ in range(repeats))
+    tc = statistics.median(nodeflow_cli(path) for _ in range(repeats))
+    print(f"{n} x `true`, 2 at a time: xargs -P2 {tx*1e3:.0f} ms, nodeflow engine {te*1e3:.0f} ms "
+          f"-> ratio {te/tx:.2f} (goal <= 1.15); whole `nodeflow run` command incl. Python start-up "
+          f"{tc*1e3:.0f} ms (ratio {tc/tx:.2f})")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        bench_overhead(tmp)
+        bench_commands(tmp)
+
+
+if __name__ == "__main__":
+    main()
