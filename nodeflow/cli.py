@@ -1,31 +1,33 @@
 """The ``nodeflow`` command: argument parsing and dispatch to the sub-commands.
 
-Each sub-command lives in its own small module under ``nodeflow/commands/``
-(imported only when used, so ``nodeflow validate`` never loads the engine or
-Qt). Exit codes: 0 success, 1 a file could not be read or a node failed,
-2 invalid input (validation errors, bad arguments).
+Each sub-command lives in its own small module ``nodeflow/commands/*_cmd.py``
+with ``add_parser(subparsers)`` that registers it and sets ``handler``; they
+are found by name, so adding a command never touches this file. Handlers
+import what they need when they run, so ``nodeflow validate`` never loads the
+engine or Qt. Exit codes: 0 success, 1 a file could not be read or a node
+failed, 2 invalid input (validation errors, bad arguments).
+Plain ``nodeflow`` opens the editor (``nodeflow gui``) when it is installed.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
 import sys
 
-from . import __version__
+from . import __version__, commands
+
+
+def command_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if m.name.endswith("_cmd"))
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nodeflow", description="Draw, validate and run Nodeworks workflows.")
     p.add_argument("--version", action="version", version=f"nodeflow {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
-    v = sub.add_parser("validate", help="check workflow files and print their problems")
-    v.add_argument("files", nargs="+", metavar="FILE")
-    v.add_argument("--order", action="store_true", help="also print the execution order, one uniquename per line")
-
-    from .commands import run_cmd, history_cmd
-
-    run_cmd.add_parser(sub)
-    history_cmd.add_parser(sub)
+    for name in command_modules():
+        importlib.import_module(f"{commands.__name__}.{name}").add_parser(sub)
     return p
 
 
@@ -33,12 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
-    if args.command == "validate":
-        from .commands.validate_cmd import run
-
-        return run(args)
+        if "gui" in parser._subparsers._group_actions[0].choices:  # the editor is there: open it
+            args = parser.parse_args(["gui"])
+        else:
+            parser.print_help()
+            return 0
     return args.handler(args)
 
 

@@ -18,6 +18,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("run", help="run a workflow without the editor")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--jobs", "-j", type=int, default=None, help="nodes run at once on this machine (default: cores)")
+    p.add_argument("--executor", "-e", metavar="NAME", default=None,
+                   help="default executor for nodes that name none: local, slurm:PROFILE or runner:SERVER "
+                        "(default: the workflow's setting, else the config's)")
     p.add_argument("--failure-policy", choices=("continue", "stop"), default=None,
                    help="continue: skip only what depends on a failure (default); stop: cancel everything")
     p.add_argument("--results", metavar="OUT.json", help="write every node's state, outputs and error as JSON")
@@ -58,6 +61,19 @@ def run(args) -> int:
         print(f"{args.file}: {e}", file=sys.stderr)
         return 2
 
+    from ..config import ConfigError, load_config
+    from ..executors.factory import ExecutorConfigError, executor_names, make_executors
+
+    try:
+        config = load_config()
+        default = args.executor or (plan.settings.executor if plan.settings.executor != "local" else None) \
+            or config.app.default_executor
+        executors = make_executors(executor_names(plan, default), config=config, registry=registry,
+                                   jobs=args.jobs or plan.settings.jobs)
+    except (ConfigError, ExecutorConfigError) as e:
+        print(f"{args.file}: {e}", file=sys.stderr)
+        return 2
+
     history = None
     if not args.no_history:
         from ..history.store import HistoryStore
@@ -77,7 +93,8 @@ def run(args) -> int:
 
     old = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
     try:
-        result = run_workflow(wf, registry=registry, plan=plan, jobs=args.jobs, observers=observers,
+        result = run_workflow(wf, registry=registry, plan=plan, executors=executors, default_executor=default,
+                              observers=observers,
                               failure_policy=args.failure_policy, history=history,
                               runs_dir=args.runs_dir or appdirs.runs_dir(), rerun_failed=args.rerun_failed,
                               on_scheduler=lambda s: holder.__setitem__("s", s))
@@ -91,6 +108,8 @@ def run(args) -> int:
             o.close()
         if history is not None:
             history.close()
+        for ex in executors.values():
+            ex.close()
 
     if args.results:
         from ..model.fileio import atomic_write_text

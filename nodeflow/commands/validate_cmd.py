@@ -12,6 +12,13 @@ import sys
 from ..model import CycleError, WorkflowFileError, load, topological_order
 
 
+def add_parser(sub) -> None:
+    v = sub.add_parser("validate", help="check workflow files and print their problems")
+    v.add_argument("files", nargs="+", metavar="FILE")
+    v.add_argument("--order", action="store_true", help="also print the execution order, one uniquename per line")
+    v.set_defaults(handler=run)
+
+
 def run(args) -> int:
     from .. import validate
     from ..library import default_registry

@@ -35,10 +35,11 @@ def run_workflow(workflow: Workflow, *, registry=None, executors: Mapping[str, A
     plan = plan or RunPlan.build(workflow, registry, skip_unknown=skip_unknown, only=only)
     owned = []
     if executors is None:
-        from ..executors.local import LocalExecutor, LocalSettings
+        from ..executors.factory import executor_names, make_executors
 
-        settings = LocalSettings(jobs=jobs or plan.settings.jobs or LocalSettings().jobs)
-        executors = {"local": LocalExecutor(settings, registry=registry)}
+        default = default_executor or plan.settings.executor
+        executors = make_executors(executor_names(plan, default), registry=registry,
+                                   jobs=jobs or plan.settings.jobs)
         owned = list(executors.values())
     observers = list(observers)
     recorder = None

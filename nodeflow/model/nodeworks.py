@@ -61,19 +61,20 @@ def _check_str(key: str, field: str, v: Any) -> str:
 
 
 def _read_terminal(key: str, tname: str, d: Any) -> Terminal:
-    field = f"terminals.{tname}"
+    # (the readers run ~10^5 times for a big file: the common case does no work it can skip)
     if type(d) is not dict:
-        raise _fail(key, field, f"must be an object, got {_type_name(d)}")
+        raise _fail(key, f"terminals.{tname}", f"must be an object, got {_type_name(d)}")
     opts = d.get("opts", {})
     if type(opts) is not dict:
-        raise _fail(key, field + ".opts", f"must be an object, got {_type_name(opts)}")
+        raise _fail(key, f"terminals.{tname}.opts", f"must be an object, got {_type_name(opts)}")
     flipped = d.get("flipped", False)
     if type(flipped) is not bool:
-        raise _fail(key, field + ".flipped", f"must be true or false, got {_type_name(flipped)}")
+        raise _fail(key, f"terminals.{tname}.flipped", f"must be true or false, got {_type_name(flipped)}")
     for flag in ("in", "out", "multiinput"):
         if flag in opts and type(opts[flag]) is not bool:
-            raise _fail(key, f"{field}.opts.{flag}", f"must be true or false, got {_type_name(opts[flag])}")
-    extra = {k: v for k, v in d.items() if k not in _TERMINAL_KNOWN}
+            raise _fail(key, f"terminals.{tname}.opts.{flag}",
+                        f"must be true or false, got {_type_name(opts[flag])}")
+    extra = {} if _TERMINAL_KNOWN.issuperset(d) else {k: v for k, v in d.items() if k not in _TERMINAL_KNOWN}
     return Terminal(d.get("value"), flipped, opts, extra, tuple(d))
 
 
@@ -112,7 +113,8 @@ def _read_node(key: str, d: dict) -> Node:
     geometry = get("geometry")
     if geometry is not None:
         node.geometry = _check_xy(key, "geometry", geometry)
-    node.extra = {k: v for k, v in d.items() if k not in _NODE_KNOWN}
+    if not _NODE_KNOWN.issuperset(d):
+        node.extra = {k: v for k, v in d.items() if k not in _NODE_KNOWN}
     node.key_order = tuple(d)
     return node
 
@@ -149,7 +151,8 @@ def _read_connection(key: str, d: dict, nodes: dict[str, Node]) -> Connection:
         conn.controlpoints = cp
     if "feedback" in d:
         conn.feedback = _check_bool(key, "feedback", d["feedback"])
-    conn.extra = {k: v for k, v in d.items() if k not in _CONNECTION_KNOWN}
+    if not _CONNECTION_KNOWN.issuperset(d):
+        conn.extra = {k: v for k, v in d.items() if k not in _CONNECTION_KNOWN}
     conn.key_order = tuple(d)
     return conn
 
