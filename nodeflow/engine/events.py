@@ -18,6 +18,7 @@ from typing import Any, Mapping, Protocol
 class EventKind(str, enum.Enum):
     RUN_STARTED = "run_started"      # data: total, workflow_path, workflow_hash, executor, nodes (list)
     NODE_QUEUED = "node_queued"      # data: executor, node_type
+    NODE_SUBMITTED = "node_submitted"  # data: executor, job_id, workdir, profile, extra (remote executors)
     NODE_STARTED = "node_started"    # data: executor, host, job_id (if any)
     NODE_LOG = "node_log"            # data: stream ("stdout"/"stderr"), line
     NODE_PROGRESS = "node_progress"  # data: fraction (0..1), message

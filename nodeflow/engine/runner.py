@@ -22,11 +22,15 @@ def run_workflow(workflow: Workflow, *, registry=None, executors: Mapping[str, A
                  runs_dir: str | os.PathLike | None = None, history=None, skip_unknown: bool = False,
                  rerun_failed: str | None = None, only: Iterable[str] | None = None, clock=None,
                  run_id: str | None = None, default_executor: str | None = None,
-                 on_scheduler=None, plan: RunPlan | None = None) -> RunResult:
+                 on_scheduler=None, plan: RunPlan | None = None, attach: str | None = None) -> RunResult:
     """Run ``workflow`` to the end and return its result (blocking).
 
     ``on_scheduler(scheduler)`` is called before the run starts, so another
     thread can keep it to call ``cancel()``.
+
+    ``attach=RUN_ID`` finishes a run whose process died: same run id; nodes
+    that succeeded are reused, journaled remote jobs are taken over (never
+    submitted twice), the rest runs.
     """
     from ..library import default_registry
     from .. import appdirs
@@ -44,12 +48,25 @@ def run_workflow(workflow: Workflow, *, registry=None, executors: Mapping[str, A
     observers = list(observers)
     recorder = None
     reuse = None
+    attach_records = None
+    if attach:
+        if history is None:
+            raise ValueError("re-attaching needs the run history")
+        if history.run(attach) is None:
+            raise ValueError(f"no run {attach!r} in the history")
+        run_id = attach
+        reuse = history.reusable_outputs(attach)
+        attach_records = {}
+        for job in history.jobs(attach):  # the latest attempt of each node wins
+            prev = attach_records.get(job["node"])
+            if job["node"] not in reuse and (prev is None or job["attempt"] > prev["attempt"]):
+                attach_records[job["node"]] = job
     if history is not None:
         from ..history import HistoryRecorder
 
         recorder = HistoryRecorder(history)
         observers.insert(0, recorder)
-        if rerun_failed:
+        if rerun_failed and not attach:
             if history.run(rerun_failed) is None:
                 raise ValueError(f"no run {rerun_failed!r} in the history")
             reuse = history.reusable_outputs(rerun_failed)
@@ -58,7 +75,7 @@ def run_workflow(workflow: Workflow, *, registry=None, executors: Mapping[str, A
     sched = Scheduler(plan, executors, observers=observers, clock=clock, failure_policy=failure_policy,
                       default_executor=default_executor, run_id=run_id,
                       runs_dir=runs_dir if runs_dir is not None else appdirs.runs_dir(), reuse=reuse,
-                      parent_run_id=rerun_failed, record_hashes=history is not None)
+                      parent_run_id=rerun_failed, record_hashes=history is not None, attach=attach_records)
     if on_scheduler is not None:
         on_scheduler(sched)
     try:

@@ -7,7 +7,13 @@ turns what changed into ``RunEvent``s for its observers. A node is handed
 over as soon as every upstream node succeeded — not level by level.
 
 Other threads talk to it only through ``cancel()`` (thread-safe) and by
-observing events. Failure policy: ``continue`` skips only what depends on a
+observing events.
+
+Remote executors may offer ``journal_record(handle) -> dict`` (job id, work
+folder): the scheduler announces it as NODE_SUBMITTED right after submitting,
+and the history journals it at once. Re-attaching to a run whose process died
+passes those records back as ``attach``: such nodes are not submitted again,
+their executor's ``attach(spec, record) -> handle`` takes over the job. Failure policy: ``continue`` skips only what depends on a
 failed node; ``stop`` cancels everything still running and skips the rest.
 """
 from __future__ import annotations
@@ -132,7 +138,8 @@ class Scheduler:
                  default_executor: str | None = None, run_id: str | None = None,
                  runs_dir: str | os.PathLike | None = None, reuse: Mapping[str, tuple[str, dict]] | None = None,
                  parent_run_id: str | None = None, workflow_path: str | None = None,
-                 params: Mapping[str, Any] | None = None, record_hashes: bool = True):
+                 params: Mapping[str, Any] | None = None, record_hashes: bool = True,
+                 attach: Mapping[str, Mapping[str, Any]] | None = None):
         self.plan = plan
         self.executors = dict(executors)
         self.observers = list(observers)
@@ -147,6 +154,8 @@ class Scheduler:
         #: fingerprint every node's inputs (for a later rerun-failed); off when nothing records them
         self.record_hashes = record_hashes or bool(reuse)
         self.reuse = dict(reuse or {})
+        #: node → journaled job of an earlier process of this same run (re-attach)
+        self.attach = dict(attach or {})
         self.parent_run_id = parent_run_id
         self.workflow_path = workflow_path or plan.workflow.source_path
         self.params = dict(params or {})
@@ -311,11 +320,26 @@ class Scheduler:
             batches.setdefault(nr.executor, []).append(spec)
             pending_count[nr.executor] = pending_count.get(nr.executor, 0) + 1
         for ex_name, specs in batches.items():
-            handles = self.executors[ex_name].submit(specs)
+            ex = self.executors[ex_name]
             live = self._live[ex_name]
+            to_attach = [s for s in specs if s.node in self.attach]
+            if to_attach:
+                specs = [s for s in specs if s.node not in self.attach]
+                for spec in to_attach:
+                    h = ex.attach(spec, self.attach.pop(spec.node))
+                    live[h] = spec.node
+                    runs[spec.node].handle = h
+            if not specs:
+                continue
+            handles = ex.submit(specs)
+            journal = getattr(ex, "journal_record", None)
             for spec, h in zip(specs, handles):
                 live[h] = spec.node
                 runs[spec.node].handle = h
+                record = journal(h) if journal is not None else None
+                if record:
+                    self._emit(EventKind.NODE_SUBMITTED, spec.node, spec.attempt,
+                               {"executor": ex_name, **record})
 
     def _make_spec(self, name: str, pn: PlannedNode, nr: NodeRun) -> TaskSpec | None:
         ntype = pn.type
@@ -330,6 +354,12 @@ class Scheduler:
                                                                     "node_type": pn.type_name})
                 self._succeed(name, dict(prior[1]))
                 return None
+        record = self.attach.get(name)
+        if record is not None:
+            if not hasattr(self.executors.get(nr.executor), "attach"):
+                self.attach.pop(name)  # that executor cannot take a job over: run it again
+            else:
+                nr.attempt = max(nr.attempt, int(record.get("attempt") or 1))
         workdir = os.path.join(self._run_dir_str, node_dirname(name)) if self._run_dir_str else None
         argv = env = None
         cwd = self._base_dir

@@ -20,6 +20,8 @@ NODE_RETRYING   closes the attempt as "failed" (error, reason — "retrying" if 
                 exit_code, log paths); the next attempt arrives with the next
                 event's ``attempt``
 NODE_SKIPPED    finished_at, state "skipped"; reason
+NODE_SUBMITTED  journaled at once (``store.journal_job``): a remote job id must
+                survive the process, so ``run --attach`` never submits twice
 ==============  ==================================================================
 
 Any ``data`` key may be missing. Writing never raises into the scheduler: a
@@ -53,6 +55,7 @@ _BLANK = [None] * _WIDTH
 _RUN_STARTED, _RUN_FINISHED = EventKind.RUN_STARTED, EventKind.RUN_FINISHED
 _QUEUED, _STARTED, _SUCCEEDED = EventKind.NODE_QUEUED, EventKind.NODE_STARTED, EventKind.NODE_SUCCEEDED
 _FAILED, _RETRYING, _SKIPPED = EventKind.NODE_FAILED, EventKind.NODE_RETRYING, EventKind.NODE_SKIPPED
+_SUBMITTED = EventKind.NODE_SUBMITTED
 
 
 def _text(value: Any) -> Any:
@@ -127,6 +130,9 @@ class HistoryRecorder:
                 self._node_retrying(event)
             elif kind is _SKIPPED:
                 self._node_skipped(event)
+            elif kind is _SUBMITTED:
+                self._node_submitted(event)
+                return
             else:
                 if kind.__class__ is not EventKind:
                     self._coerced(event)
@@ -323,6 +329,17 @@ class HistoryRecorder:
             row[_REASON] = "retrying"
         if row[_FINISHED_AT] is None or row[_STATE] != "failed":
             self._finish(key, row, e, "failed")
+
+    def _node_submitted(self, e: RunEvent) -> None:
+        d = e.data
+        key, row = self._row(e)
+        row[_JOB_ID] = _text(d.get("job_id"))
+        try:
+            self.store.journal_job(e.run_id, e.node, e.attempt or 1, _text(d.get("executor")), str(d.get("job_id")),
+                                   d.get("workdir"), e.time, profile=d.get("profile"), extra=d.get("extra"))
+        except Exception as err:  # never break the run; say it loudly
+            log.exception("could not journal job %s of %s", d.get("job_id"), e.node)
+            self.last_error = err
 
     def _node_skipped(self, e: RunEvent) -> None:
         key, row = self._row(e)

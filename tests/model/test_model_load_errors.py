@@ -1,7 +1,6 @@
 """Every way a workflow file can fail to load raises one WorkflowFileError naming the place."""
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -265,3 +264,21 @@ def test_error_survives_pickling():
     assert type(e2) is WorkflowFileError
     assert str(e2) == str(e) == "f.nc: 'a': field 'pos': bad"
     assert (e2.path, e2.uniquename, e2.field, e2.line, e2.column) == ("f.nc", "a", "pos", None, None)
+
+
+@pytest.mark.parametrize("doc", [text(base()), "{not json", "[]", text({"a": {"type": "Node"}})])
+def test_loading_leaves_the_garbage_collector_as_it_was(doc):
+    # loads pauses the cyclic collector while it builds the model: it must restore it, error or not
+    import gc
+
+    was = gc.isenabled()
+    try:
+        for state in (True, False):
+            (gc.enable if state else gc.disable)()
+            try:
+                loads(doc)
+            except WorkflowFileError:
+                pass
+            assert gc.isenabled() is state
+    finally:
+        (gc.enable if was else gc.disable)()
