@@ -23,8 +23,16 @@ def validate(workflow: Workflow, *, registry=None) -> list[Problem]:
     """
     from .library import default_registry  # the library imports the model, not the other way round
 
+    from .engine.params import unknown_parameter_problems
+    from .engine.settings import SettingsError, WorkflowSettings
+
     reg = registry if registry is not None else default_registry()
-    return _validate_model(workflow, known_types=reg.known_paths(), extra_rules=reg.validation_rules())
+    try:
+        params = WorkflowSettings.of(workflow).parameters
+    except SettingsError:
+        params = {}
+    rules = [*reg.validation_rules(), lambda wf: unknown_parameter_problems(wf, params)]
+    return _validate_model(workflow, known_types=reg.known_paths(), extra_rules=rules)
 
 
 __all__ = ["Connection", "Node", "Problem", "Terminal", "Workflow", "WorkflowFileError", "__version__",

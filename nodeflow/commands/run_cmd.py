@@ -25,6 +25,8 @@ def add_parser(sub) -> None:
                    help="continue: skip only what depends on a failure (default); stop: cancel everything")
     p.add_argument("--results", metavar="OUT.json", help="write every node's state, outputs and error as JSON")
     p.add_argument("--save-to", metavar="OUT.nc", help="write the workflow with computed values stored in it")
+    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", default=[],
+                   help="set a workflow parameter used as {{NAME}} (NAME=a,b,c expands nodes over a list)")
     p.add_argument("--skip-unknown", action="store_true",
                    help="skip nodes of unknown types (and what depends on them) instead of refusing to run")
     p.add_argument("--rerun-failed", metavar="RUN_ID",
@@ -39,7 +41,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from .. import appdirs
-    from ..engine import PlanError, RunPlan, run_workflow
+    from ..engine import PlanError, run_workflow
     from ..library import default_registry
     from ..model import WorkflowFileError, load, save
     from .progress import ConsoleProgress
@@ -55,9 +57,12 @@ def run(args) -> int:
     registry = default_registry()
     for problem in registry.problems:
         print(f"warning: {problem}", file=sys.stderr)
+    from ..engine.params import ParameterError, parse_cli_params
+    from ..engine.runner import build_plan
+
     try:
-        plan = RunPlan.build(wf, registry, skip_unknown=args.skip_unknown)
-    except PlanError as e:
+        plan, params = build_plan(wf, registry, params=parse_cli_params(args.param), skip_unknown=args.skip_unknown)
+    except (PlanError, ParameterError) as e:
         print(f"{args.file}: {e}", file=sys.stderr)
         return 2
 
@@ -93,7 +98,8 @@ def run(args) -> int:
 
     old = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
     try:
-        result = run_workflow(wf, registry=registry, plan=plan, executors=executors, default_executor=default,
+        result = run_workflow(wf, registry=registry, plan=plan, params=params, executors=executors,
+                              default_executor=default,
                               observers=observers,
                               failure_policy=args.failure_policy, history=history,
                               runs_dir=args.runs_dir or appdirs.runs_dir(), rerun_failed=args.rerun_failed,

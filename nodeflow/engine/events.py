@@ -16,16 +16,18 @@ from typing import Any, Mapping, Protocol
 
 
 class EventKind(str, enum.Enum):
-    RUN_STARTED = "run_started"      # data: total, workflow_path, workflow_hash, executor, nodes (list)
+    RUN_STARTED = "run_started"      # data: total, workflow_path (absolute), workflow_hash, workflow_name,
+    #                                  executor, host, nodes (names), parent_run_id, params, run_dir
     NODE_QUEUED = "node_queued"      # data: executor, node_type
     NODE_SUBMITTED = "node_submitted"  # data: executor, job_id, workdir, profile, extra (remote executors)
     NODE_STARTED = "node_started"    # data: executor, host, job_id (if any)
     NODE_LOG = "node_log"            # data: stream ("stdout"/"stderr"), line
     NODE_PROGRESS = "node_progress"  # data: fraction (0..1), message
-    NODE_SUCCEEDED = "node_succeeded"  # data: outputs, reused (bool), exit_code
-    NODE_FAILED = "node_failed"      # data: error, exit_code, reason
-    NODE_RETRYING = "node_retrying"  # data: error, delay_s, next_attempt
+    NODE_SUCCEEDED = "node_succeeded"  # data: outputs, reused (bool), exit_code, input_hash, stdout_path, stderr_path
+    NODE_FAILED = "node_failed"      # data: error, exit_code, reason ("cancelled" for a cancelled node), log paths
+    NODE_RETRYING = "node_retrying"  # data: error, reason, exit_code, delay_s, next_attempt, log paths
     NODE_SKIPPED = "node_skipped"    # data: reason
+    NODES_ADDED = "nodes_added"      # data: by (generator node), nodes {name: Nodeworks dict}, connections {…}
     RUN_PROGRESS = "run_progress"    # data: done, total, running, failed, skipped
     RUN_FINISHED = "run_finished"    # data: state, counts
 

@@ -17,12 +17,22 @@ from .plan import RunPlan
 from .scheduler import RunResult, Scheduler
 
 
+def build_plan(workflow: Workflow, registry, *, params: Mapping[str, Any] | None = None,
+               skip_unknown: bool = False, only: Iterable[str] | None = None) -> tuple[RunPlan, dict[str, Any]]:
+    """Prepare (inline sub-workflows, expand parameters) and plan. Raises PlanError."""
+    from .prepare import prepare
+
+    prepared, parameters = prepare(workflow, registry=registry, params=params)
+    return RunPlan.build(prepared, registry, skip_unknown=skip_unknown, only=only), parameters
+
+
 def run_workflow(workflow: Workflow, *, registry=None, executors: Mapping[str, Any] | None = None,
                  jobs: int | None = None, observers: Iterable = (), failure_policy: str | None = None,
                  runs_dir: str | os.PathLike | None = None, history=None, skip_unknown: bool = False,
                  rerun_failed: str | None = None, only: Iterable[str] | None = None, clock=None,
                  run_id: str | None = None, default_executor: str | None = None,
-                 on_scheduler=None, plan: RunPlan | None = None, attach: str | None = None) -> RunResult:
+                 on_scheduler=None, plan: RunPlan | None = None, attach: str | None = None,
+                 params: Mapping[str, Any] | None = None) -> RunResult:
     """Run ``workflow`` to the end and return its result (blocking).
 
     ``on_scheduler(scheduler)`` is called before the run starts, so another
@@ -36,7 +46,8 @@ def run_workflow(workflow: Workflow, *, registry=None, executors: Mapping[str, A
     from .. import appdirs
 
     registry = registry if registry is not None else default_registry()
-    plan = plan or RunPlan.build(workflow, registry, skip_unknown=skip_unknown, only=only)
+    if plan is None:
+        plan, params = build_plan(workflow, registry, params=params, skip_unknown=skip_unknown, only=only)
     owned = []
     if executors is None:
         from ..executors.factory import executor_names, make_executors
@@ -75,7 +86,8 @@ def run_workflow(workflow: Workflow, *, registry=None, executors: Mapping[str, A
     sched = Scheduler(plan, executors, observers=observers, clock=clock, failure_policy=failure_policy,
                       default_executor=default_executor, run_id=run_id,
                       runs_dir=runs_dir if runs_dir is not None else appdirs.runs_dir(), reuse=reuse,
-                      parent_run_id=rerun_failed, record_hashes=history is not None, attach=attach_records)
+                      parent_run_id=rerun_failed, record_hashes=history is not None, attach=attach_records,
+                      params=params)
     if on_scheduler is not None:
         on_scheduler(sched)
     try:

@@ -157,7 +157,8 @@ class Scheduler:
         #: node → journaled job of an earlier process of this same run (re-attach)
         self.attach = dict(attach or {})
         self.parent_run_id = parent_run_id
-        self.workflow_path = workflow_path or plan.workflow.source_path
+        wp = workflow_path or plan.workflow.source_path
+        self.workflow_path = os.path.abspath(wp) if wp else None
         self.params = dict(params or {})
         self._base_dir = str(Path(self.workflow_path).resolve().parent) if self.workflow_path else None
         self.host = socket.gethostname()
@@ -299,7 +300,7 @@ class Scheduler:
         while ready:
             name = ready.popleft()
             nr = runs[name]
-            if nr.state.final or self._stopping:
+            if nr.state.final or self._stopping or (nr.waiting > 0 and nr.state == NodeState.PENDING):
                 continue
             pn = plan.nodes[name]
             ex = self.executors.get(nr.executor)
@@ -438,9 +439,9 @@ class Scheduler:
                 self._fail(name, f"{type(e).__name__}: {e}", reason="collect", exit_code=res.exit_code)
                 return
             nr.inputs = None
-            self._succeed(name, outputs)
+            self._succeed_or_generate(name, outputs)
         elif st.state == T_SUCCEEDED and res is not None:
-            self._succeed(name, res.outputs)
+            self._succeed_or_generate(name, res.outputs)
         else:
             err = (res.error if res is not None else None) or f"failed ({st.reason or 'unknown reason'})"
             self._fail(name, err, reason=st.reason or "error", exit_code=res.exit_code if res else None)
@@ -466,6 +467,59 @@ class Scheduler:
         if not (d / "stdout.txt").exists():
             return {}
         return {"stdout_path": str(d / "stdout.txt"), "stderr_path": str(d / "stderr.txt")}
+
+    def _succeed_or_generate(self, name: str, outputs: dict[str, Any]) -> None:
+        pn = self.plan.nodes[name]
+        if pn.settings.generator:
+            from .generators import GeneratorError, generator_json, parse_additions
+
+            try:
+                data = generator_json(pn.type.kind, outputs)
+                started = {n for n, r in self._runs.items() if r.state != NodeState.PENDING}
+                adds = parse_additions(data, self.plan.workflow, self.plan.registry, self.params, started)
+                self._grow(name, adds)
+            except GeneratorError as e:
+                self._fail(name, f"generator: {e}; nothing was added", reason="generator", retry=False)
+                return
+        self._succeed(name, outputs)
+
+    def _grow(self, by: str, adds) -> None:
+        """Add a generator's nodes to the running plan (already validated)."""
+        from ..model.nodeworks import connection_to_dict, node_to_dict
+        from .plan import RunPlan
+
+        if not adds.nodes and not adds.connections:
+            return
+        wf = self.plan.workflow
+        wf.nodes.update(adds.nodes)
+        wf.connections.update(adds.connections)
+        try:
+            plan = RunPlan.build(wf, self.plan.registry)
+        except Exception as e:
+            for k in adds.nodes:
+                wf.nodes.pop(k, None)
+            for k in adds.connections:
+                wf.connections.pop(k, None)
+            from .generators import GeneratorError
+
+            raise GeneratorError(str(e)) from None
+        self.plan = plan
+        done = {n for n, r in self._runs.items() if r.state == NodeState.SUCCEEDED}
+        done.add(by)  # about to succeed
+        for n in adds.nodes:
+            self._runs[n] = NodeRun(executor=plan.nodes[n].settings.executor or self.default_executor)
+            self._counts[NodeState.PENDING] += 1
+            self._unfinished += 1
+        for n, pn in plan.nodes.items():
+            nr = self._runs[n]
+            if nr.state == NodeState.PENDING:
+                nr.waiting = sum(1 for u in pn.upstream if u not in done and u not in plan.external)
+        for n in adds.nodes:
+            if self._runs[n].waiting == 0:
+                self._ready.append(n)
+        self._emit(EventKind.NODES_ADDED, by, self._runs[by].attempt, {
+            "by": by, "nodes": {k: node_to_dict(n) for k, n in adds.nodes.items()},
+            "connections": {k: connection_to_dict(c) for k, c in adds.connections.items()}})
 
     def _succeed(self, name: str, outputs: dict[str, Any]) -> None:
         nr = self._runs[name]

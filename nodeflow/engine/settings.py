@@ -50,6 +50,7 @@ class NodeSettings:
     timeout_s: float | None = None
     isolate: bool = False
     tags: tuple[str, ...] = ()  # runner tags a node needs
+    generator: bool = False  # its output (JSON) adds nodes at run time (see engine.generators)
 
     @classmethod
     def of(cls, node: Node) -> "NodeSettings":
@@ -71,7 +72,8 @@ class NodeSettings:
                    resources=dict(res),
                    timeout_s=None if timeout is None else _num(s, "timeout_s", float, None, name, minimum=0.001),
                    isolate=bool(s.get("isolate", False)),
-                   tags=tuple(str(t) for t in tags))
+                   tags=tuple(str(t) for t in tags),
+                   generator=bool(s.get("generator", False)))
 
     def to_state(self) -> dict[str, Any]:
         """The dict stored in customState (defaults left out)."""
@@ -90,6 +92,8 @@ class NodeSettings:
             d["isolate"] = True
         if self.tags:
             d["tags"] = list(self.tags)
+        if self.generator:
+            d["generator"] = True
         return d
 
 

@@ -332,11 +332,17 @@ class HistoryRecorder:
 
     def _node_submitted(self, e: RunEvent) -> None:
         d = e.data
+        job_id = _text(d.get("job_id"))
+        if job_id is None:
+            return  # nothing to find the job by again
         key, row = self._row(e)
-        row[_JOB_ID] = _text(d.get("job_id"))
+        row[_JOB_ID] = job_id
+        executor = d.get("executor")
+        if executor is not None:
+            row[_EXECUTOR] = _text(executor)
         try:
-            self.store.journal_job(e.run_id, e.node, e.attempt or 1, _text(d.get("executor")), str(d.get("job_id")),
-                                   d.get("workdir"), e.time, profile=d.get("profile"), extra=d.get("extra"))
+            self.store.journal_job(e.run_id, e.node, key[2], row[_EXECUTOR], job_id, d.get("workdir"), e.time,
+                                   profile=_text(d.get("profile")), extra=d.get("extra"))
         except Exception as err:  # never break the run; say it loudly
             log.exception("could not journal job %s of %s", d.get("job_id"), e.node)
             self.last_error = err

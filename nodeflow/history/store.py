@@ -403,6 +403,72 @@ class HistoryStore:
         d["reused"] = bool(d["reused"])
         return d
 
+    # -- bulk timings for the ETA estimator (history/eta.py) ----------------------------
+    def timing_samples(self, *, workflow_path: str | os.PathLike | None = None, workflow_hash: str | None = None,
+                       node_types: Iterable[str] = (), executors: Iterable[str] = (), per_node: int = 10,
+                       per_type: int = 30, per_executor: int = 200, workflow_runs: int = 50,
+                       recent_runs: int = 500) -> dict[str, list[tuple]]:
+        """Everything the ETA estimator needs for one run, in three queries (not one per node).
+
+        Rows are newest first within each group; ``extra`` is the decoded
+        ``jobs.extra`` of the attempt's remote job (``partition``, ``tags``,
+        ``resources`` when the executor journalled them) or None.
+
+        * ``"node"``: ``(node, node_type, executor, duration_s, queue_wait_s, finished_at, extra)`` — succeeded,
+          not reused attempts of the last ``workflow_runs`` runs whose workflow path OR hash matches; at most
+          ``per_node`` per (node, executor).
+        * ``"type"``: ``(node_type, executor, duration_s, queue_wait_s, finished_at, extra)`` — the same kind of
+          attempts of ``node_types`` in the last ``recent_runs`` runs; at most ``per_type`` per (type, executor).
+        * ``"queue"``: ``(executor, queue_wait_s, started_at, extra)`` — any attempt that started on one of
+          ``executors`` in the last ``recent_runs`` runs; at most ``per_executor`` per executor.
+        """
+        ok = ("a.state = 'succeeded' AND a.reused = 0 AND a.started_at IS NOT NULL AND a.finished_at IS NOT NULL")
+        job = "LEFT JOIN jobs j ON j.run_id = a.run_id AND j.node = a.node AND j.attempt = a.attempt"
+        recent = "a.run_id IN (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT ?)"
+        out: dict[str, list[tuple]] = {"node": [], "type": [], "queue": []}
+        with self._lock:
+            db = self._conn()
+            if workflow_path is not None or workflow_hash is not None:
+                wp = os.fspath(workflow_path) if workflow_path is not None else None
+                rows = db.execute(
+                    "SELECT node, node_type, executor, d, w, finished_at, extra FROM ("
+                    " SELECT a.node, a.node_type, a.executor, a.finished_at - a.started_at AS d,"
+                    " a.started_at - a.queued_at AS w, a.finished_at, j.extra,"
+                    " ROW_NUMBER() OVER (PARTITION BY a.node, a.executor ORDER BY a.finished_at DESC) AS k"
+                    f" FROM attempts a {job}"
+                    " WHERE a.run_id IN (SELECT run_id FROM runs WHERE workflow_path = ? OR workflow_hash = ?"
+                    f"  ORDER BY started_at DESC LIMIT ?) AND {ok}"
+                    ") WHERE k <= ? ORDER BY node, executor, finished_at DESC",
+                    (wp, workflow_hash, int(workflow_runs), int(per_node))).fetchall()
+                out["node"] = [(r[0], r[1], r[2], float(r[3]), _float(r[4]), r[5], _load_extra(r[6])) for r in rows]
+            types = sorted({_text(t) for t in node_types if t is not None})
+            if types:
+                marks = ", ".join("?" * len(types))
+                rows = db.execute(
+                    "SELECT node_type, executor, d, w, finished_at, extra FROM ("
+                    " SELECT a.node_type, a.executor, a.finished_at - a.started_at AS d,"
+                    " a.started_at - a.queued_at AS w, a.finished_at, j.extra,"
+                    " ROW_NUMBER() OVER (PARTITION BY a.node_type, a.executor ORDER BY a.finished_at DESC) AS k"
+                    f" FROM attempts a {job}"
+                    f" WHERE a.node_type IN ({marks}) AND {recent} AND {ok}"
+                    ") WHERE k <= ? ORDER BY node_type, executor, finished_at DESC",
+                    (*types, int(recent_runs), int(per_type))).fetchall()
+                out["type"] = [(r[0], r[1], float(r[2]), _float(r[3]), r[4], _load_extra(r[5])) for r in rows]
+            names = sorted({_text(e) for e in executors if e is not None})
+            if names:
+                marks = ", ".join("?" * len(names))
+                rows = db.execute(
+                    "SELECT executor, w, started_at, extra FROM ("
+                    " SELECT a.executor, a.started_at - a.queued_at AS w, a.started_at, j.extra,"
+                    " ROW_NUMBER() OVER (PARTITION BY a.executor ORDER BY a.started_at DESC) AS k"
+                    f" FROM attempts a {job}"
+                    f" WHERE a.executor IN ({marks}) AND {recent}"
+                    " AND a.started_at IS NOT NULL AND a.queued_at IS NOT NULL"
+                    ") WHERE k <= ? ORDER BY executor, started_at DESC",
+                    (*names, int(recent_runs), int(per_executor))).fetchall()
+                out["queue"] = [(r[0], float(r[1]), r[2], _load_extra(r[3])) for r in rows]
+        return out
+
     # -- remote jobs journal ------------------------------------------------------------
     def journal_job(self, run_id: str, node: str, attempt: int, executor: str, job_id: str,
                     workdir: str | os.PathLike | None, submitted_at: float | None,
@@ -491,14 +557,20 @@ def _attempt_params(r: Mapping[str, Any]) -> tuple:
             g("input_hash"), g("outputs"), reused)
 
 
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def _path(value: Any) -> str | None:
     return None if value is None else os.fspath(value)
 
 
-def _bool_or_none(value: Any) -> int | None:
-    return None if value is None else int(bool(value))
 
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _load_extra(text: str | None) -> Any:
+    """``jobs.extra`` decoded; None when absent or not JSON (never raises: it only refines estimates)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

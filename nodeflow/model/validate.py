@@ -40,10 +40,29 @@ class Problem:
         return f"{self.uniquename}: {self.message}"
 
 
+STR_DTYPE = "<class 'str'>"
+FILE_PREFIX = "file:"
+
+
 def dtypes_compatible(upstream: str, downstream: str) -> bool:
+    """Whether a value of ``upstream`` dtype may flow into a ``downstream`` terminal.
+
+    Besides Python classes, a terminal may declare a kind of file, ``"file:csv"``
+    (typed edges): a file kind passes to and from plain text (a path is text),
+    but two different kinds do not mix.
+    """
     if upstream == ANY_DTYPE or downstream == ANY_DTYPE or upstream == downstream:
         return True
+    if upstream.startswith(FILE_PREFIX) or downstream.startswith(FILE_PREFIX):
+        return STR_DTYPE in (upstream, downstream)
     return (upstream, downstream) in COMPATIBLE
+
+
+def declare_dtype(node, terminal: str, dtype: str) -> None:
+    """Declare what a terminal carries (e.g. ``"file:csv"`` on a command's ``stdout``)."""
+    if terminal not in node.terminals:
+        raise KeyError(f"{node.uniquename} has no terminal {terminal!r}")
+    node.terminals[terminal].opts["dtype"] = dtype
 
 
 def _short(dtype: str) -> str:

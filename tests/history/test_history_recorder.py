@@ -4,7 +4,6 @@ from __future__ import annotations
 import sqlite3
 
 import numpy as np
-import pytest
 
 from nodeflow.engine.events import EventKind as K
 from nodeflow.engine.events import RunEvent
@@ -251,3 +250,21 @@ def test_relative_workflow_path_is_recorded_absolute(store, events, tmp_path, mo
     rec = HistoryRecorder(store)
     feed(rec, [ev.run_started(0, workflow_path="flow.nc"), ev.run_finished()])
     assert store.run(ev.run_id)["workflow_path"] == str(tmp_path / "flow.nc")
+
+
+def test_node_submitted_is_journaled_at_once(db_path, events):
+    ev = events()
+    with HistoryStore(db_path) as store:
+        rec = HistoryRecorder(store)
+        feed(rec, [ev.run_started(2, executor="slurm"), ev.queued("a", executor="slurm"),
+                   RunEvent(K.NODE_SUBMITTED, ev.run_id, ev.at(), "a", 1,
+                            {"executor": "slurm", "job_id": "777", "workdir": "/scratch/a", "profile": "hpc",
+                             "extra": {"partition": "debug"}}),
+                   RunEvent(K.NODE_SUBMITTED, ev.run_id, ev.at(), "b", 1, {"executor": "slurm"})])  # no job id
+        with sqlite3.connect(db_path) as other:  # committed before the run ends
+            assert other.execute("SELECT node, job_id FROM jobs").fetchall() == [("a", "777")]
+        feed(rec, [ev.started("a", executor="slurm", job_id="777"), ev.succeeded("a"), ev.run_finished()])
+        (job,) = store.jobs(ev.run_id)
+        assert (job["attempt"], job["executor"], job["workdir"], job["profile"], job["extra"]) == (
+            1, "slurm", "/scratch/a", "hpc", {"partition": "debug"})
+        assert [(a["node"], a["job_id"]) for a in store.attempts(ev.run_id)] == [("a", "777")]

@@ -17,7 +17,7 @@ def _settings_type() -> NodeType:
 
 
 def all_types() -> list[NodeType]:
-    from . import command_nodes, file_nodes, math_nodes, numpy_nodes, plot_nodes, types_nodes
+    from . import command_nodes, file_nodes, math_nodes, numpy_nodes, plot_nodes, types_nodes, workflow_nodes
 
     return [*types_nodes.TYPES, *math_nodes.TYPES, *numpy_nodes.TYPES, *plot_nodes.TYPES,
-            *command_nodes.TYPES, *file_nodes.TYPES, _settings_type()]
+            *command_nodes.TYPES, *file_nodes.TYPES, *workflow_nodes.TYPES, _settings_type()]

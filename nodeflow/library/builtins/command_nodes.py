@@ -7,6 +7,9 @@ connections add arguments in connection order (e.g. a format string from a
 String node, then another command's ``stdout``). The executor runs the
 CommandLine; ``default_collect`` turns the result into ``stdout``, ``stderr``
 and ``exitcode`` and fails the node on a non-zero exit status.
+
+``after`` (multiinput) takes any output and ignores its value: it only orders
+commands (run this after those), as Daggy's parents and donut's neighbours do.
 """
 from __future__ import annotations
 
@@ -100,6 +103,7 @@ TYPES = [
               inp("args", ANY, [], "lineedit", multiinput=True),
               inp("environment", DICT, {}, None),
               inp("directory", STR, "", "browse", browsetype="directory"),
+              inp("after", ANY, [], None, multiinput=True, showlabel=True),
               out("stdout", STR), out("stderr", STR), out("exitcode", INT)),
              command=command_line, collect=default_collect, isolate=False,
              description="runs a program with arguments (no shell); fails on a non-zero exit status"),
