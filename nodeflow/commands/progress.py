@@ -2,7 +2,9 @@
 
 An observer of run events (it never touches run state). Failures, retries and
 skips are printed as they happen, with the failed node's error; the bar
-shows done/total, running, failed and elapsed time.
+shows done/total, running, failed and elapsed time, and — given an
+``EtaTracker`` (``history.eta``), registered as an observer before this one —
+``ETA hh:mm (± n min)``.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from ..engine.events import EventKind, RunEvent
 
 
 class ConsoleProgress:
-    def __init__(self, *, stream=None, force_plain: bool = False, plain_interval_s: float = 2.0):
+    def __init__(self, *, stream=None, force_plain: bool = False, plain_interval_s: float = 2.0, eta=None):
         self.stream = stream or sys.stderr
+        self.eta = eta  # an EtaTracker, or None: no ETA shown
         self.rich = not force_plain and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.plain_interval_s = plain_interval_s
         self._last_plain = 0.0
@@ -49,9 +52,11 @@ class ConsoleProgress:
                 from rich.console import Console
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-                self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                          TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
-                                          console=Console(file=self.stream), transient=False)
+                columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("{task.fields[status]}"), TimeElapsedColumn()]
+                if self.eta is not None:
+                    columns.append(_eta_column(self.eta))
+                self._progress = Progress(*columns, console=Console(file=self.stream), transient=False)
                 self._progress.start()
                 self._task = self._progress.add_task(f"run {ev.run_id}", total=self._total, status="")
             else:
@@ -65,7 +70,9 @@ class ConsoleProgress:
                 self._progress.update(self._task, completed=d.get("done", 0), status=status)
             elif time.monotonic() - self._last_plain >= self.plain_interval_s or d.get("done") == d.get("total"):
                 self._last_plain = time.monotonic()
-                self._print(f"progress: {d.get('done', 0)}/{d.get('total', 0)} done, {status}, "
+                eta = f"{self._eta_text(ev.time)}, " if self.eta is not None and d.get("done") != d.get("total") \
+                    else ""
+                self._print(f"progress: {d.get('done', 0)}/{d.get('total', 0)} done, {status}, {eta}"
                             f"elapsed {time.monotonic() - self._started:.1f} s")
         elif k is EventKind.NODE_FAILED:
             self._print(f"FAILED {ev.node} (attempt {ev.attempt}): {ev.data.get('error')}")
@@ -81,3 +88,28 @@ class ConsoleProgress:
             self.close()
             self._print(f"run {ev.run_id} {ev.data.get('state')}: {counts} "
                         f"in {time.monotonic() - self._started:.1f} s")
+
+    def _eta_text(self, now: float | None = None) -> str:
+        from ..history.eta import format_eta
+
+        try:
+            return format_eta(self.eta.update(now))
+        except Exception:  # the ETA must never break the run's display
+            return "ETA --:--"
+
+
+def _eta_column(tracker):
+    """A rich column showing the tracker's ETA; rich's refresh polls it (throttled by the tracker)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    from ..history.eta import format_eta
+
+    class EtaColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            try:
+                return Text(format_eta(tracker.update()), style="progress.remaining")
+            except Exception:
+                return Text("ETA --:--")
+
+    return EtaColumn()

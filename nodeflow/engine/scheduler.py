@@ -504,8 +504,8 @@ class Scheduler:
 
             raise GeneratorError(str(e)) from None
         self.plan = plan
+        # the generator itself is not counted done: _succeed() releases its downstream right after
         done = {n for n, r in self._runs.items() if r.state == NodeState.SUCCEEDED}
-        done.add(by)  # about to succeed
         for n in adds.nodes:
             self._runs[n] = NodeRun(executor=plan.nodes[n].settings.executor or self.default_executor)
             self._counts[NodeState.PENDING] += 1

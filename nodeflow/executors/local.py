@@ -238,6 +238,8 @@ class LocalExecutor:
             argv = [self.settings.python, "-m", "nodeflow.worker", str(spec.write(workdir))]
             env = None
         cwd = spec.cwd or str(workdir)
+        if spec.kind == "command":
+            os.makedirs(cwd, exist_ok=True)  # a command's own folder is made for it, as `sbatch --chdir` users expect
         out_path, err_path = workdir / "stdout.txt", workdir / "stderr.txt"
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             try:

@@ -8,6 +8,7 @@ String node, then another command's ``stdout``). The executor runs the
 CommandLine; ``default_collect`` turns the result into ``stdout``, ``stderr``
 and ``exitcode`` and fails the node on a non-zero exit status.
 
+``directory`` (relative to the workflow file's folder) is created when missing.
 ``after`` (multiinput) takes any output and ignores its value: it only orders
 commands (run this after those), as Daggy's parents and donut's neighbours do.
 """
