@@ -11,40 +11,25 @@ from __future__ import annotations
 
 import sys
 import time
-import traceback
 from pathlib import Path
 
 
 def run_spec(spec_path: str) -> int:
     from .executors.base import TaskResult, TaskSpec
-    from .library import NodeContext, NodeError, default_registry
+    from .library import default_registry
+    from .library.invoke import invoke
 
     spec = TaskSpec.read(spec_path)
     folder = Path(spec_path).resolve().parent
     started = time.time()
-    ntype = default_registry().get(spec.path)
-    if ntype is None or ntype.function is None:
-        TaskResult(False, error=f"unknown node type {'/'.join(spec.path)} on this machine",
-                   started_at=started, finished_at=time.time()).write(folder)
-        return 1
-    ctx = NodeContext(spec.run_id, spec.node, folder, spec.cwd)
-    try:
-        outputs = ntype.function(dict(spec.inputs), ctx)
-    except NodeError as e:
-        error = str(e)
-    except Exception as e:
-        traceback.print_exc()
-        error = f"{type(e).__name__}: {e}"
-    else:
-        for stream, line in ctx.log_lines:
-            print(line, file=sys.stdout if stream == "stdout" else sys.stderr)
-        TaskResult(True, dict(outputs or {}), started_at=started, finished_at=time.time()).write(folder)
-        return 0
-    for stream, line in ctx.log_lines:
+    inv = invoke(default_registry(), spec.path, spec.inputs, run_id=spec.run_id, node=spec.node,
+                 output_dir=folder, base_dir=spec.cwd)
+    for stream, line in inv.log:
         print(line, file=sys.stdout if stream == "stdout" else sys.stderr)
-    print(error, file=sys.stderr)
-    TaskResult(False, error=error, started_at=started, finished_at=time.time()).write(folder)
-    return 1
+    if not inv.ok:
+        print(inv.error, file=sys.stderr)
+    TaskResult(inv.ok, inv.outputs, inv.error, started_at=started, finished_at=time.time()).write(folder)
+    return 0 if inv.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

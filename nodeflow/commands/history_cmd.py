@@ -1,10 +1,11 @@
-"""``nodeflow history [FILE] [--history PATH] [--run RUN_ID] [--limit N]``: earlier runs and their timings.
+"""``nodeflow history [FILE] [--history PATH] [--run RUN_ID] [--limit N] [--gantt OUT.png]``: earlier runs.
 
 Without ``--run`` it lists runs newest first (only those of FILE when given:
 runs whose workflow path is FILE's absolute path), then the per-node rows of
 the latest of them; with ``--run`` it shows that run and its per-node rows.
-Exit 0; 1 when the history file does not exist (or can't be read); 2 for an
-unknown run id.
+``--gantt OUT.png`` also draws that run's timeline (``history/gantt.py``).
+Exit 0; 1 when the history file does not exist (or can't be read) or the
+picture can't be written; 2 for an unknown run id.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ def add_parser(sub):
     p.add_argument("--history", metavar="PATH", help="history file (default: the user's nodeflow history)")
     p.add_argument("--run", metavar="RUN_ID", help="show this run's per-node rows")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="list at most N runs (default 20)")
+    p.add_argument("--gantt", metavar="OUT.png",
+                   help="draw the timeline of the run shown (--run, else the latest) as a PNG")
     p.set_defaults(handler=run)
     return p
 
@@ -53,19 +56,46 @@ def run(args) -> int:
                 runs = _runs_of_file(store, file, limit)
                 if not runs:
                     print(f"no runs of {os.path.abspath(file)} recorded")
-                    return 0
+                    return _nothing_to_draw(args)
                 print(f"runs of {os.path.abspath(file)}, newest first:")
             else:
                 runs = store.runs(limit=limit)
                 if not runs:
                     print("no runs recorded")
-                    return 0
+                    return _nothing_to_draw(args)
                 print("runs, newest first:")
             _print_runs(runs, with_workflow=not file)
             info = runs[0]
         print()
         print(f"nodes of run {info['run_id']}:")
-        _print_attempts(store.attempts(info["run_id"]))
+        attempts = store.attempts(info["run_id"])
+        _print_attempts(attempts)
+    gantt = getattr(args, "gantt", None)
+    if gantt:
+        return _draw(gantt, info, attempts)
+    return 0
+
+
+def _nothing_to_draw(args) -> int:
+    if getattr(args, "gantt", None):
+        print(f"{args.gantt}: not written: there is no run to draw", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _draw(out: str, info: dict[str, Any], attempts: list[dict[str, Any]]) -> int:
+    from ..history.gantt import draw_gantt
+
+    name = info.get("workflow_name") or os.path.basename(info.get("workflow_path") or "") or "run"
+    title = f"{name} — run {info['run_id']} ({info.get('state') or '-'}, " \
+            f"{_duration(info.get('started_at'), info.get('finished_at'))})"
+    try:
+        draw_gantt(attempts, out, title=title, run_started=info.get("started_at"),
+                   now=info.get("finished_at"))
+    except OSError as e:
+        print(f"{out}: cannot write the timeline: {e.strerror or e}", file=sys.stderr)
+        return 1
+    print(f"timeline of run {info['run_id']} written to {out}")
     return 0
 
 

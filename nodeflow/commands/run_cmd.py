@@ -31,6 +31,9 @@ def add_parser(sub) -> None:
                    help="skip nodes of unknown types (and what depends on them) instead of refusing to run")
     p.add_argument("--rerun-failed", metavar="RUN_ID",
                    help="reuse the outputs of nodes that succeeded in RUN_ID when their inputs are unchanged")
+    p.add_argument("--attach", metavar="RUN_ID",
+                   help="finish RUN_ID after its process died: re-attach to its journaled Slurm jobs (nothing is "
+                        "submitted twice), reuse what succeeded, run the rest (same run id)")
     p.add_argument("--history", metavar="PATH", help="run history database (default: in the user data dir)")
     p.add_argument("--no-history", action="store_true", help="do not record this run")
     p.add_argument("--runs-dir", metavar="DIR", help="where run folders (logs, files) go")
@@ -71,7 +74,8 @@ def run(args) -> int:
 
     try:
         config = load_config()
-        default = args.executor or (plan.settings.executor if plan.settings.executor != "local" else None) \
+        default = args.executor or _attached_executor(args) \
+            or (plan.settings.executor if plan.settings.executor != "local" else None) \
             or config.app.default_executor
         executors = make_executors(executor_names(plan, default), config=config, registry=registry,
                                    jobs=args.jobs or plan.settings.jobs)
@@ -84,7 +88,10 @@ def run(args) -> int:
         from ..history.store import HistoryStore
 
         history = HistoryStore(args.history or appdirs.history_path())
-    observers = [] if args.quiet else [ConsoleProgress(force_plain=args.plain)]
+    tracker = None if args.quiet else _eta_tracker(args, plan, history, default, executors)
+    observers = [] if args.quiet else [ConsoleProgress(force_plain=args.plain, eta=tracker)]
+    if tracker is not None:
+        observers.insert(0, tracker)  # before the display that reads it
     holder: dict = {}
     interrupted = threading.Event()
 
@@ -103,7 +110,7 @@ def run(args) -> int:
                               observers=observers,
                               failure_policy=args.failure_policy, history=history,
                               runs_dir=args.runs_dir or appdirs.runs_dir(), rerun_failed=args.rerun_failed,
-                              on_scheduler=lambda s: holder.__setitem__("s", s))
+                              attach=args.attach, on_scheduler=lambda s: holder.__setitem__("s", s))
     except ValueError as e:  # e.g. an unknown --rerun-failed run id
         print(f"{args.file}: {e}", file=sys.stderr)
         return 2
@@ -111,7 +118,8 @@ def run(args) -> int:
         if old is not None:
             signal.signal(signal.SIGINT, old)
         for o in observers:
-            o.close()
+            if hasattr(o, "close"):
+                o.close()
         if history is not None:
             history.close()
         for ex in executors.values():
@@ -128,3 +136,43 @@ def run(args) -> int:
     if not args.quiet and result.run_dir:
         print(f"run folder: {result.run_dir}", file=sys.stderr)
     return 0 if result.state.value == "succeeded" else 1
+
+
+def _attached_executor(args) -> str | None:
+    """``--attach RUN_ID`` without ``--executor``: the default executor that run was started with."""
+    if not getattr(args, "attach", None) or args.no_history:
+        return None
+    from .. import appdirs
+    from ..history.store import HistoryStore
+
+    with HistoryStore(args.history or appdirs.history_path()) as store:
+        row = store.run(args.attach)
+    return row.get("executor") if row else None
+
+
+def _eta_tracker(args, plan, history, default, executors):
+    """The ETA of the progress line, from the run history (read even with --no-history when it exists);
+    None if it can't be made — the ETA never stops a run."""
+    import os
+
+    from .. import appdirs
+    from ..engine.plan import workflow_hash
+    from ..history.eta import EtaTracker, slots_from_executors
+
+    store = history
+    try:
+        if store is None:
+            path = args.history or appdirs.history_path()
+            if os.path.isfile(path):
+                from ..history.store import HistoryStore
+
+                store = HistoryStore(path)
+        try:
+            return EtaTracker.for_plan(plan, store, default_executor=default, slots=slots_from_executors(executors),
+                                       workflow_path=args.file, workflow_hash=workflow_hash(plan.workflow))
+        finally:
+            if store is not None and store is not history:
+                store.close()
+    except Exception as e:
+        print(f"warning: no ETA for this run: {e}", file=sys.stderr)
+        return None

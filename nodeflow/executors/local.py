@@ -19,14 +19,13 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..model.values import to_plain  # noqa: F401  (kept for symmetry with other executors)
 from .base import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TaskResult, TaskSpec, TaskStatus
+from ..library.invoke import invoke  # in-process nodes run through the library (the registry is injected)
 from .logtail import LogTail
 
 
@@ -38,8 +37,15 @@ class LocalSettings:
     python: str = sys.executable
 
 
+#: at most this many queued in-process tasks are taken by a worker at once (fewer handoffs between threads)
+INPROCESS_BATCH = 64
+#: a worker running a batch of in-process tasks wakes the scheduler at least this often (seconds)
+NOTIFY_EVERY_S = 0.002
+
+
 class _Task:
-    __slots__ = ("handle", "spec", "state", "proc", "reported", "cancelled", "started_at", "tail")
+    __slots__ = ("handle", "spec", "state", "proc", "reported", "cancelled", "started_at", "tail",
+                 "running_reported", "inprocess")
 
     def __init__(self, handle: int, spec: TaskSpec):
         self.handle = handle
@@ -50,6 +56,8 @@ class _Task:
         self.cancelled = False
         self.started_at: float | None = None
         self.tail: LogTail | None = None
+        self.running_reported = False
+        self.inprocess = spec.kind != "command" and not spec.isolate
 
 
 class LocalExecutor:
@@ -66,6 +74,7 @@ class LocalExecutor:
         self._changes: deque[tuple[int, TaskStatus]] = deque()
         self._tasks: dict[int, _Task] = {}
         self._running_procs: dict[int, _Task] = {}
+        self._running_inprocess: dict[int, _Task] = {}  # worker thread id → the in-process task it runs
         self._threads: list[threading.Thread] = []
         self._notify: Callable[[], None] = lambda: None
         self._next = 0
@@ -121,6 +130,11 @@ class LocalExecutor:
             if prev is not None and prev.new_log:
                 st.new_log = prev.new_log + st.new_log
             out[h] = st
+        # in-process tasks report "running" only when someone looks (no status per trivial task)
+        for t in list(self._running_inprocess.values()):
+            if not t.running_reported and not t.reported and t.handle not in out:
+                t.running_reported = True
+                out[t.handle] = TaskStatus(RUNNING, started_at=t.started_at)
         # tail logs of running subprocesses; deliver the rest of a finished one's log
         with self._lock:
             tails = [(t.handle, t) for t in self._running_procs.values()]
@@ -171,61 +185,70 @@ class LocalExecutor:
         return tuple(_read_text(d / f) for f in ("stdout.txt", "stderr.txt"))  # type: ignore[return-value]
 
     def poll_interval(self) -> float:
-        return self.settings.log_poll_s if self._running_procs else 0.0
+        return self.settings.log_poll_s if (self._running_procs or self._running_inprocess) else 0.0
 
     # -- work -----------------------------------------------------------------
+    def _take(self) -> list[_Task] | None:
+        """The next task, or a batch of queued in-process tasks (None: closing)."""
+        with self._lock:
+            while not self._work and not self._closing:
+                self._work_ready.wait()
+            if self._closing and not self._work:
+                return None
+            work = self._work
+            batch = [work.popleft()]
+            if batch[0].inprocess:
+                n = min(INPROCESS_BATCH, len(work) // max(1, self.settings.jobs))
+                while n > 0 and work and work[0].inprocess:
+                    batch.append(work.popleft())
+                    n -= 1
+            return batch
+
     def _worker(self) -> None:
+        me = threading.get_ident()
         while True:
-            with self._lock:
-                while not self._work and not self._closing:
-                    self._work_ready.wait()
-                if self._closing and not self._work:
-                    return
-                task = self._work.popleft()
-                if task.cancelled or task.reported:
-                    continue
-                task.state = RUNNING
-                task.started_at = time.time()
-            try:
-                if task.spec.kind == "command" or task.spec.isolate:
-                    status = self._run_subprocess(task)
-                else:
-                    status = self._run_inprocess(task)
-            except Exception as e:  # never lose a task to a bug here
-                status = TaskStatus(FAILED, TaskResult(False, error=f"executor error: {type(e).__name__}: {e}"),
-                                    reason="executor", started_at=task.started_at)
-            with self._lock:
-                if task.reported:
-                    continue
-                task.reported = True
-                if task.cancelled and status.state != SUCCEEDED:
-                    status = TaskStatus(CANCELLED, status.result, reason="cancelled", started_at=task.started_at)
-                self._changes.append((task.handle, status))
+            batch = self._take()
+            if batch is None:
+                return
+            last_notify = time.monotonic()
+            for task in batch:
+                with self._lock:
+                    if task.cancelled or task.reported:
+                        continue
+                    task.state = RUNNING
+                    task.started_at = time.time()
+                    if task.inprocess:
+                        self._running_inprocess[me] = task
+                try:
+                    if task.inprocess:
+                        status = self._run_inprocess(task)
+                    else:
+                        status = self._run_subprocess(task)
+                except Exception as e:  # never lose a task to a bug here
+                    status = TaskStatus(FAILED, TaskResult(False, error=f"executor error: {type(e).__name__}: {e}"),
+                                        reason="executor", started_at=task.started_at)
+                with self._lock:
+                    self._running_inprocess.pop(me, None)
+                    if task.reported:
+                        continue
+                    task.reported = True
+                    if task.cancelled and status.state != SUCCEEDED:
+                        status = TaskStatus(CANCELLED, status.result, reason="cancelled", started_at=task.started_at)
+                    self._changes.append((task.handle, status))
+                now = time.monotonic()
+                if not task.inprocess or now - last_notify >= NOTIFY_EVERY_S:
+                    last_notify = now
+                    self._notify()
             self._notify()
 
     def _run_inprocess(self, task: _Task) -> TaskStatus:
-        from ..library.types import NodeContext, NodeError
-
         spec = task.spec
-        self._changes.append((task.handle, TaskStatus(RUNNING, started_at=task.started_at)))
-        ntype = self._registry.get(spec.path) if self._registry is not None else None
-        if ntype is None or ntype.function is None:
-            return TaskStatus(FAILED, TaskResult(False, error=f"no in-process node type {'/'.join(spec.path)}"),
-                              reason="unknown-type", started_at=task.started_at)
-        ctx = NodeContext(spec.run_id, spec.node, spec.workdir, spec.cwd)
-        try:
-            outputs = ntype.function(dict(spec.inputs), ctx)
-            res = TaskResult(True, dict(outputs or {}), started_at=task.started_at, finished_at=time.time(),
-                             log=ctx.log_lines)
-            return TaskStatus(SUCCEEDED, res, started_at=task.started_at)
-        except NodeError as e:
-            err = str(e)
-            log = ctx.log_lines
-        except Exception as e:
-            err = f"{type(e).__name__}: {e}"
-            log = ctx.log_lines + [("stderr", ln) for ln in traceback.format_exc().rstrip().splitlines()]
-        return TaskStatus(FAILED, TaskResult(False, error=err, started_at=task.started_at, finished_at=time.time(),
-                                             log=log), reason="error", started_at=task.started_at)
+        inv = invoke(self._registry, spec.path, spec.inputs, run_id=spec.run_id, node=spec.node,
+                     output_dir=spec.workdir, base_dir=spec.cwd)
+        res = TaskResult(inv.ok, inv.outputs, inv.error, started_at=task.started_at, finished_at=time.time(),
+                         log=inv.log)
+        return TaskStatus(SUCCEEDED if inv.ok else FAILED, res, reason=None if inv.ok else "error",
+                          started_at=task.started_at)
 
     def _run_subprocess(self, task: _Task) -> TaskStatus:
         spec = task.spec

@@ -21,10 +21,11 @@ builds both through ``build_node`` without NodeGraphQt's ``create_node``.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from NodeGraphQt import BaseNode, Port
-from NodeGraphQt.constants import PortTypeEnum, Z_VAL_NODE, Z_VAL_PIPE, Z_VAL_PORT
+from NodeGraphQt.constants import PortTypeEnum, Z_VAL_NODE, Z_VAL_PIPE
 from NodeGraphQt.qgraphics.node_base import NodeItem
 from NodeGraphQt.qgraphics.node_abstract import AbstractNodeItem
 from NodeGraphQt.qgraphics.pipe import PipeItem
@@ -38,15 +39,17 @@ HEADER_H = 24.0
 ROW_H = 22.0
 FOOTER_H = 18.0
 PORT_SIZE = 16.0
-MIN_W = 150.0
-VALUE_ROOM = 70.0  # width kept for values next to port labels
+MIN_W = 160.0
+VALUE_ROOM = 96.0  # width kept for values next to port labels
 
 NO_CACHE = QtWidgets.QGraphicsItem.CacheMode.NoCache
 ItemIsSelectable = QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 ItemIsMovable = QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-ItemSendsScenePositionChanges = QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges
-ItemSelectedChange = QtWidgets.QGraphicsItem.GraphicsItemChange.ItemSelectedChange
-ItemScenePositionHasChanged = QtWidgets.QGraphicsItem.GraphicsItemChange.ItemScenePositionHasChanged
+ItemHasNoContents = QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+ItemSendsGeometryChanges = QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+ItemPositionHasChanged = QtWidgets.QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
+ItemSelectedHasChanged = QtWidgets.QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
+_PORT_RECT = QtCore.QRectF(0.0, 0.0, PORT_SIZE, PORT_SIZE)
 
 #: run states a node can show, in the engine's words
 STATES = ("pending", "queued", "running", "succeeded", "failed", "skipped", "cancelled")
@@ -122,6 +125,9 @@ class _Paints:
         self.pipe.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
         self.pipe_highlight = QtGui.QPen(c(232, 184, 13), 2.2)
         self.pipe_active = QtGui.QPen(c(70, 230, 200), 2.6)
+        self.marked = QtGui.QPen(c(215, 60, 60), 3.0)
+        for pen in (self.pipe_highlight, self.pipe_active, self.marked):
+            pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
         self.port_fill = QtGui.QBrush(c(*style.port))
         self.port_pen = QtGui.QPen(c(*style.port_border), 1.4)
         self.port_connected = QtGui.QBrush(c(*style.port_border))
@@ -162,6 +168,8 @@ def short_value(v, limit: int = 28) -> str:
     elif isinstance(v, float):
         text = f"{v:.6g}"
     elif isinstance(v, str):
+        if len(v) > limit and "/" in v and "\n" not in v:  # a long path: its file name says most
+            v = "…/" + v.rstrip("/").rsplit("/", 1)[-1]
         text = v.replace("\n", "⏎")
         text = f"“{text}”" if text else ""
     elif isinstance(v, (list, tuple)):
@@ -188,13 +196,20 @@ def format_duration(seconds: float | None) -> str:
 
 
 class FlowPortItem(PortItem):
-    """A port circle; its label is painted by the node."""
+    """A port: where links attach and drags start. The node paints it (with its label).
+
+    It has no contents of its own (``ItemHasNoContents``: Qt never calls a
+    Python ``paint`` for it) and uses Qt's own ``itemChange`` (not PortItem's
+    Python one): with thousands of ports, every such call into Python counts.
+    Pipes follow a moved node because the node redraws them.
+    """
+
+    itemChange = QtWidgets.QGraphicsItem.itemChange
 
     def __init__(self, parent, name: str, port_type: str, multi: bool, paints: _Paints):
         QtWidgets.QGraphicsItem.__init__(self, parent)
+        self.setFlag(ItemHasNoContents)
         self.setAcceptHoverEvents(True)
-        self.setFlag(ItemSendsScenePositionChanges, True)
-        self.setZValue(Z_VAL_PORT)
         self._pipes = []
         self._width = PORT_SIZE
         self._height = PORT_SIZE
@@ -212,19 +227,15 @@ class FlowPortItem(PortItem):
         self.info = ""
 
     def boundingRect(self):
-        return QtCore.QRectF(0.0, 0.0, PORT_SIZE, PORT_SIZE)
+        return _PORT_RECT
 
     def paint(self, painter, option, widget):
-        p = self._paints
-        lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        r = 4.5 if not self._hovered else 6.0
-        c = QtCore.QPointF(PORT_SIZE / 2, PORT_SIZE / 2)
-        painter.setPen(p.port_pen if lod > 0.3 else QtCore.Qt.PenStyle.NoPen)
-        painter.setBrush(p.port_hover if self._hovered else (p.port_connected if self._pipes else p.port_fill))
-        if self._multi_connection and lod > 0.3:
-            painter.drawRoundedRect(QtCore.QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r), 2.0, 2.0)
-        else:
-            painter.drawEllipse(c, r, r)
+        return  # drawn by FlowNodeItem.paint
+
+    def update(self, *args):
+        parent = self.parentItem()
+        if parent is not None:
+            parent.update()
 
     def hoverEnterEvent(self, event):
         self._hovered = True
@@ -238,14 +249,17 @@ class FlowPortItem(PortItem):
         self.update()
         QtWidgets.QGraphicsItem.hoverLeaveEvent(self, event)
 
-    def itemChange(self, change, value):
-        if change == ItemScenePositionHasChanged and self._pipes:
-            self.redraw_connected_pipes()
-        return QtWidgets.QGraphicsItem.itemChange(self, change, value)
-
 
 class FlowPipeItem(PipeItem):
-    """A connection: a cubic curve with an arrow in the middle, drawn with shared pens."""
+    """A connection: a cubic curve with a chevron in the middle showing the direction.
+
+    Drawn by Qt's own ``QGraphicsPathItem.paint`` (the chevron is part of the
+    path) with a shared pen chosen when its state changes (``refresh``), and
+    with Qt's own ``itemChange``: no Python runs when the scene repaints it.
+    """
+
+    itemChange = QtWidgets.QGraphicsPathItem.itemChange
+    paint = QtWidgets.QGraphicsPathItem.paint
 
     def __init__(self, paints: _Paints):
         QtWidgets.QGraphicsPathItem.__init__(self)
@@ -260,31 +274,60 @@ class FlowPipeItem(PipeItem):
         self._input_port = None
         self._output_port = None
         self._marked = False  # part of a highlighted problem (cycle)
+        self._pen_key = "pipe"
+        #: the uniquename of the model connection drawn ("" while not matched to one)
+        self.conn = ""
         self.setPen(paints.pipe)
 
+    def delete(self):
+        for port in (self._input_port, self._output_port):
+            if port is not None and self in port._pipes:
+                port._pipes.remove(self)
+                port.update()
+        if self.scene():
+            self.scene().removeItem(self)
+
     def _draw_direction_pointer(self):
-        return  # the arrow is painted in paint()
+        return  # the chevron is part of the path
 
     def set_pipe_styling(self, color, width=2, style=0):
-        return  # pens are chosen in paint() from the item's state
+        return  # pens come from refresh()
+
+    def refresh(self) -> None:
+        """Choose the pen from the state: marked, hovered, selected or an end node selected."""
+        if self._marked:
+            key = "marked"
+        elif self._active:
+            key = "pipe_active"
+        elif self._highlight or self.isSelected() or self._end_selected():
+            key = "pipe_highlight"
+        else:
+            key = "pipe"
+        if key != self._pen_key:
+            self._pen_key = key
+            self.setPen(getattr(self._paints, key))
 
     def reset(self):
         self._active = False
         self._highlight = False
-        self.update()
+        self.refresh()
 
     def activate(self):
         self._active = True
-        self.update()
+        self.refresh()
 
     def highlight(self):
         self._highlight = True
-        self.update()
+        self.refresh()
 
     def set_marked(self, marked: bool) -> None:
         if marked != self._marked:
             self._marked = marked
-            self.update()
+            self.refresh()
+
+    def _end_selected(self) -> bool:
+        a, b = self._input_port, self._output_port
+        return (a is not None and a.parentItem().isSelected()) or (b is not None and b.parentItem().isSelected())
 
     def viewer_pipe_layout(self):
         return 0  # curved
@@ -296,6 +339,8 @@ class FlowPipeItem(PipeItem):
         if not start_port:
             return
         half = PORT_SIZE / 2
+        if end_port is not None and cursor_pos is None and start_port.port_type == IN:
+            start_port, end_port = end_port, start_port  # paths run downstream: the chevron shows the data flow
         p1 = start_port.scenePos()
         p1 = QtCore.QPointF(p1.x() + half, p1.y() + half)
         if cursor_pos is not None:
@@ -310,41 +355,26 @@ class FlowPipeItem(PipeItem):
         if start_port.port_type == IN:
             dx = -dx
         path.cubicTo(QtCore.QPointF(p1.x() + dx, p1.y()), QtCore.QPointF(p2.x() - dx, p2.y()), p2)
-        self.setPath(path)
-
-    def paint(self, painter, option, widget):
-        p = self._paints
-        if self._marked:
-            pen = QtGui.QPen(p.state["failed"], 3.0)
-        elif self._active:
-            pen = p.pipe_active
-        elif self._highlight or self.isSelected():
-            pen = p.pipe_highlight
-        else:
-            pen = p.pipe
-        painter.setPen(pen)
-        painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-        path = self.path()
-        painter.drawPath(path)
-        lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        if lod > 0.45 and path.elementCount() > 1:
+        if cursor_pos is None:
             mid = path.pointAtPercent(0.5)
-            angle = path.angleAtPercent(0.5)
-            painter.save()
-            painter.translate(mid)
-            painter.rotate(-angle)
-            painter.setBrush(pen.color())
-            painter.drawPolygon(QtGui.QPolygonF([QtCore.QPointF(5, 0), QtCore.QPointF(-4, -4),
-                                                 QtCore.QPointF(-4, 4)]))
-            painter.restore()
+            a = math.radians(-path.angleAtPercent(0.5))
+            for side in (2.6, -2.6):  # a chevron ">" pointing downstream
+                path.moveTo(mid.x() + 6 * math.cos(a + side), mid.y() + 6 * math.sin(a + side))
+                path.lineTo(mid)
+        self.setPath(path)
 
 
 class FlowNodeItem(NodeItem):
     """A node drawn in one paint call: header, port labels with values, state footer."""
 
     def __init__(self, title: str, category: str, paints: _Paints, unknown: bool = False, subtitle: str = ""):
-        AbstractNodeItem.__init__(self, title)
-        self.setCacheMode(NO_CACHE)
+        QtWidgets.QGraphicsItem.__init__(self)  # not AbstractNodeItem's: flags, cache and z in one go below
+        self.setFlags(ItemIsSelectable | ItemIsMovable | ItemSendsGeometryChanges)
+        self._properties = {"id": None, "name": title, "color": (13, 18, 23, 255), "border_color": (46, 57, 66, 255),
+                            "text_color": (255, 255, 255, 180), "type_": "nodeflow.FlowNode", "selected": False,
+                            "disabled": False, "visible": True, "layout_direction": 0}
+        self._width, self._height = MIN_W, HEADER_H + FOOTER_H
+        self._rect = QtCore.QRectF(0.0, 0.0, self._width, self._height)
         self._paints = paints
         self._category = category
         self._unknown = unknown
@@ -449,23 +479,28 @@ class FlowNodeItem(NodeItem):
 
     # -- layout and painting --------------------------------------------------
     def layout(self) -> None:
-        """Size from the title and port labels (never from values); place the ports."""
+        """Size from the title and port labels (never from values); place the ports.
+
+        One row per terminal, inputs first (as Nodeworks draws them), so each
+        value has the node's whole width beside its label.
+        """
         p = self._paints
-        title_w = p.width(0, self.name) + 24
-        in_w = max((p.width(1, port._name) for port in self._in_ports), default=0.0)
-        out_w = max((p.width(1, port._name) for port in self._out_ports), default=0.0)
+        title_w = p.width(0, ("⚠ " if self._unknown else "") + self.name) + 24
+        label_w = max((p.width(1, port._name) for port in self._in_ports + self._out_ports), default=0.0)
         sub_w = p.width(2, self._subtitle) + 16 if self._subtitle else 0.0
-        width = max(MIN_W, title_w, in_w + out_w + VALUE_ROOM + 28, sub_w)
-        rows = max(len(self._in_ports), len(self._out_ports), 1)
+        width = max(MIN_W, title_w, label_w + VALUE_ROOM + 34, sub_w)
+        rows = max(len(self._in_ports) + len(self._out_ports), 1)
         self.prepareGeometryChange()
         self._width = width
         self._height = HEADER_H + rows * ROW_H + FOOTER_H + 2
+        self._rect = QtCore.QRectF(-PORT_SIZE / 2, 0.0, self._width + PORT_SIZE, self._height)
         half = PORT_SIZE / 2
         y = HEADER_H + (ROW_H - PORT_SIZE) / 2
         for i, port in enumerate(self._in_ports):
             port.setPos(-half, y + i * ROW_H)
+        base = len(self._in_ports)
         for i, port in enumerate(self._out_ports):
-            port.setPos(width - half, y + i * ROW_H)
+            port.setPos(width - half, y + (base + i) * ROW_H)
 
     def set_values(self, values: dict[str, str], connected: set[str] | None = None) -> None:
         self._values = values
@@ -483,13 +518,37 @@ class FlowNodeItem(NodeItem):
             self.marked = marked
             self.update()
 
+    def boundingRect(self):
+        return self._rect
+
     def itemChange(self, change, value):
-        if change == ItemSelectedChange and self.scene():
-            self.reset_pipes()
-            if value:
-                self.highlight_pipes()
+        if change == ItemPositionHasChanged:
+            for port in self._in_ports:
+                if port._pipes:
+                    port.redraw_connected_pipes()
+            for port in self._out_ports:
+                if port._pipes:
+                    port.redraw_connected_pipes()
+        elif change == ItemSelectedHasChanged:
             self.setZValue(Z_VAL_NODE + 1 if value else Z_VAL_NODE)
-        return QtWidgets.QGraphicsItem.itemChange(self, change, value)
+            for port in self._in_ports + self._out_ports:
+                for pipe in port._pipes:
+                    pipe.refresh()
+        return value
+
+    def _paint_ports(self, painter, lod: float) -> None:
+        p = self._paints
+        painter.setPen(p.port_pen if lod > 0.3 else QtCore.Qt.PenStyle.NoPen)
+        half = PORT_SIZE / 2
+        for port in self._in_ports + self._out_ports:
+            hovered = port._hovered
+            r = 6.0 if hovered else 4.5
+            painter.setBrush(p.port_hover if hovered else (p.port_connected if port._pipes else p.port_fill))
+            cx, cy = port.x() + half, port.y() + half
+            if port._multi_connection and lod > 0.3:
+                painter.drawRoundedRect(QtCore.QRectF(cx - r, cy - r, 2 * r, 2 * r), 2.0, 2.0)
+            else:
+                painter.drawEllipse(QtCore.QPointF(cx, cy), r, r)
 
     def paint(self, painter, option, widget):
         p = self._paints
@@ -531,6 +590,7 @@ class FlowNodeItem(NodeItem):
         painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
         painter.setPen(pen)
         painter.drawRoundedRect(rect, 5.0, 5.0)
+        self._paint_ports(painter, lod)
         if lod < 0.5:
             return
         painter.setFont(p.title_font)
@@ -540,37 +600,36 @@ class FlowNodeItem(NodeItem):
                          | QtCore.Qt.AlignmentFlag.AlignLeft, title)
         painter.setFont(p.label_font)
         vcenter = QtCore.Qt.AlignmentFlag.AlignVCenter
+        left, right = QtCore.Qt.AlignmentFlag.AlignLeft, QtCore.Qt.AlignmentFlag.AlignRight
         values = self._values
-        half_w = w / 2
+        metrics = p.label_metrics
         for i, port in enumerate(self._in_ports):
             y = HEADER_H + i * ROW_H
             name = port._name
             painter.setPen(p.text)
             lw = p.width(1, name)
-            painter.drawText(QtCore.QRectF(12, y, lw + 2, ROW_H), vcenter | QtCore.Qt.AlignmentFlag.AlignLeft, name)
+            painter.drawText(QtCore.QRectF(12, y, lw + 2, ROW_H), vcenter | left, name)
             v = values.get(name)
             if v and name not in self._connected:
-                painter.setPen(p.value)
-                room = (half_w if self._out_ports else w) - lw - 22
+                room = w - lw - 30
                 if room > 12:
-                    text = p.label_metrics.elidedText(v, QtCore.Qt.TextElideMode.ElideRight, room)
-                    painter.drawText(QtCore.QRectF(lw + 18, y, room, ROW_H), vcenter | QtCore.Qt.AlignmentFlag.AlignLeft,
-                                     text)
-        right = QtCore.Qt.AlignmentFlag.AlignRight
+                    painter.setPen(p.value)
+                    text = metrics.elidedText(v, QtCore.Qt.TextElideMode.ElideRight, room)
+                    painter.drawText(QtCore.QRectF(lw + 20, y, room, ROW_H), vcenter | left, text)
+        base = len(self._in_ports)
         for i, port in enumerate(self._out_ports):
-            y = HEADER_H + i * ROW_H
+            y = HEADER_H + (base + i) * ROW_H
             name = port._name
             painter.setPen(p.text)
             lw = p.width(1, name)
             painter.drawText(QtCore.QRectF(w - 14 - lw - 2, y, lw + 2, ROW_H), vcenter | right, name)
             v = values.get(name)
             if v:
-                painter.setPen(p.value)
-                left = (half_w if self._in_ports else 8)
-                room = w - 14 - lw - 6 - left
+                room = w - lw - 30
                 if room > 12:
-                    text = p.label_metrics.elidedText(v, QtCore.Qt.TextElideMode.ElideLeft, room)
-                    painter.drawText(QtCore.QRectF(left, y, room, ROW_H), vcenter | right, text)
+                    painter.setPen(p.value)
+                    text = metrics.elidedText(v, QtCore.Qt.TextElideMode.ElideRight, room)
+                    painter.drawText(QtCore.QRectF(10, y, room, ROW_H), vcenter | right, text)
         foot = QtCore.QRectF(8, h - FOOTER_H - 1, w - 16, FOOTER_H)
         painter.setFont(p.small_font)
         if state and state != "pending":

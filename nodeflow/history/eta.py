@@ -59,7 +59,14 @@ class EtaTracker:
     """
 
     def __init__(self, model: ScheduleModel, specs: Sequence[NodeSpec], estimates: Sequence[NodeEstimate], *,
-                 config: EtaConfig | None = None, clock=None, auto: bool = True, skipped: Iterable[str] = ()):
+                 config: EtaConfig | None = None, clock=None, auto: bool = True, skipped: Iterable[str] = (),
+                 estimator: Estimator | None = None, default_executor: str = "local",
+                 workflow_path: str | os.PathLike | None = None, workflow_hash: str | None = None,
+                 declared: Callable[[tuple], float | None] | None = None):
+        """``model``, ``specs`` and ``estimates`` line up node for node; ``skipped`` nodes will not run.
+        For nodes a generator adds during the run (NODES_ADDED): ``estimator`` (default: priors only)
+        with ``workflow_path``/``workflow_hash``, ``default_executor``, and ``declared(type_path)`` giving
+        a node type's ``expected_duration_s``."""
         n = len(model)
         if len(specs) != n or len(estimates) != n:
             raise ValueError("specs and estimates must match the model's nodes")
@@ -68,9 +75,11 @@ class EtaTracker:
         self.clock = clock  # anything with .time() (wall seconds); None: time.time
         self.auto = auto
         self.listeners: list[Callable[[Forecast], None]] = []
-        self.specs = tuple(specs)
-        self.base = tuple(estimates)
         self._fit = LogNormalFit(c)
+        self._estimator = estimator
+        self._workflow_ids = (workflow_path, workflow_hash)
+        self._default_executor = default_executor
+        self._declared = declared or (lambda path: None)
         self._lock = threading.Lock()          # guards the run state below
         self._compute_lock = threading.Lock()  # one computation at a time
         # -- run state (changed by events, O(1) each)
@@ -86,18 +95,7 @@ class EtaTracker:
         self._run_started: float | None = None
         self._run_finished: float | None = None
         # -- estimates as arrays, and what the run teaches
-        self._durs = tuple(e.duration for e in estimates)
-        self._bdur = [e.seconds for e in self._durs]
-        self._bvar = [e.sigma_s * e.sigma_s for e in self._durs]
-        self._scaled = [e.source in HISTORY_SOURCES for e in self._durs]
-        self._queues = tuple(e.queue for e in estimates)
-        self._qwait = [e.seconds for e in self._queues]
-        self._qvar = [e.sigma_s * e.sigma_s for e in self._queues]
-        #: nodes that only have a prior, by (type, executor): same-type nodes of this run can teach them
-        self._prior_nodes: dict[tuple[str, str], list[int]] = {}
-        for i, (sp, e) in enumerate(zip(specs, self._durs)):
-            if not self._scaled[i]:
-                self._prior_nodes.setdefault((sp.node_type, sp.executor), []).append(i)
+        self._set_estimates(specs, estimates)
         self._learned_by_group: dict[tuple[str, str], list[float]] = {}
         self._log_ratio_sum = 0.0
         self._log_ratio_n = 0
@@ -109,6 +107,22 @@ class EtaTracker:
             i = model.index.get(name)
             if i is not None:
                 self._final(i, SKIPPED, None)
+
+    def _set_estimates(self, specs: Sequence[NodeSpec], estimates: Sequence[NodeEstimate]) -> None:
+        self.specs = tuple(specs)
+        self.base = tuple(estimates)
+        self._durs = tuple(e.duration for e in estimates)
+        self._bdur = [e.seconds for e in self._durs]
+        self._bvar = [e.sigma_s * e.sigma_s for e in self._durs]
+        self._scaled = [e.source in HISTORY_SOURCES for e in self._durs]
+        self._queues = tuple(e.queue for e in estimates)
+        self._qwait = [e.seconds for e in self._queues]
+        self._qvar = [e.sigma_s * e.sigma_s for e in self._queues]
+        #: nodes that only have a prior, by (type, executor): same-type nodes of this run can teach them
+        self._prior_nodes: dict[tuple[str, str], list[int]] = {}
+        for i, (sp, scaled) in enumerate(zip(specs, self._scaled)):
+            if not scaled:
+                self._prior_nodes.setdefault((sp.node_type, sp.executor), []).append(i)
 
     @classmethod
     def for_plan(cls, plan, history=None, *, default_executor: str | None = None,
@@ -126,9 +140,15 @@ class EtaTracker:
         config = config or EtaConfig()
         specs = node_specs(plan, default_executor)
         path = workflow_path if workflow_path is not None else getattr(plan.workflow, "source_path", None)
-        estimates = Estimator(history, config).estimate(specs, workflow_path=path, workflow_hash=workflow_hash)
+        estimator = Estimator(history, config)
+        estimates = estimator.estimate(specs, workflow_path=path, workflow_hash=workflow_hash)
         model = ScheduleModel.from_plan(plan, default_executor=default_executor, slots=slots)
-        return cls(model, specs, estimates, config=config, clock=clock, auto=auto, skipped=plan.skipped)
+        registry = plan.registry
+        # nodes a generator adds later are estimated the same way (from the same store, while it is open)
+        return cls(model, specs, estimates, config=config, clock=clock, auto=auto, skipped=plan.skipped,
+                   estimator=estimator, default_executor=default_executor or plan.settings.executor,
+                   workflow_path=path, workflow_hash=workflow_hash,
+                   declared=lambda p: getattr(registry.get(p), "expected_duration_s", None))
 
     # -- results --------------------------------------------------------------------------
     @property
@@ -156,9 +176,10 @@ class EtaTracker:
     def critical_path(self) -> tuple[list[str], float]:
         """The longest dependency chain by the estimates in use (duration + queue wait), slots ignored,
         and its length in seconds."""
-        _factor, dur, _var, _over, _src = self._effective()
-        path, total = self.model.critical_path([d + q for d, q in zip(dur, self._qwait)])
-        return [self.model.names[i] for i in path], total
+        with self._compute_lock:
+            _factor, dur, _var, _over, _src = self._effective()
+            path, total = self.model.critical_path([d + q for d, q in zip(dur, self._qwait)])
+            return [self.model.names[i] for i in path], total
 
     def _now(self) -> float:
         return self.clock.time() if self.clock is not None else time.time()
@@ -166,7 +187,9 @@ class EtaTracker:
     # -- observer -------------------------------------------------------------------------
     def on_event(self, ev: RunEvent) -> None:
         k = ev.kind
-        if ev.node is not None:
+        if k is EventKind.NODES_ADDED:
+            self._grow(ev.data)
+        elif ev.node is not None:
             i = self.model.index.get(ev.node)
             if i is None:
                 return
@@ -272,6 +295,81 @@ class EtaTracker:
                 self._learned_by_group.setdefault(key, []).append(actual)
         self._dirty = True
 
+    # -- a generator's additions ------------------------------------------------------------
+    def _grow(self, data: Mapping) -> None:
+        """Take in the nodes and connections a generator node added (NODES_ADDED): estimate the new
+        nodes, then rebuild the model and remap the run state. Rare, so clarity over speed."""
+        nodes = data.get("nodes") or {}
+        new_specs = []
+        for name, nd in nodes.items():
+            if name in self.model.index or not isinstance(nd, Mapping):
+                continue
+            path = tuple(nd.get("path") or ())
+            cs = nd.get("customState")
+            st = cs.get("nodeflow") if isinstance(cs, Mapping) else None
+            st = st if isinstance(st, Mapping) else {}
+            res = st.get("resources")
+            new_specs.append(NodeSpec(name, "/".join(path), st.get("executor") or self._default_executor,
+                                      dict(res) if isinstance(res, Mapping) else {},
+                                      tuple(str(t) for t in st.get("tags") or ()), self._declared(path)))
+        new_edges = []
+        for conn in (data.get("connections") or {}).values():
+            try:
+                new_edges.append((conn["input"][0], conn["output"][0]))
+            except (KeyError, IndexError, TypeError):
+                continue
+        if not new_specs and not new_edges:
+            return
+        try:
+            ests = (self._estimator or Estimator(None, self.config)).estimate(
+                new_specs, workflow_path=self._workflow_ids[0], workflow_hash=self._workflow_ids[1])
+        except Exception:  # e.g. the history store was closed: priors then
+            ests = Estimator(None, self.config).estimate(new_specs)
+        with self._compute_lock, self._lock:
+            self._rebuild(new_specs, ests, new_edges)
+
+    def _rebuild(self, new_specs: Sequence[NodeSpec], new_ests: Sequence[NodeEstimate],
+                 new_edges: Sequence[tuple[str, str]]) -> None:
+        old = self.model
+        names = list(old.names) + [sp.name for sp in new_specs]
+        edges = [(old.names[i], old.names[j]) for i in range(len(old)) for j in old.succ[i]] + list(new_edges)
+        known = set(names)
+        edges = [(u, v) for u, v in edges if u in known and v in known]
+        order = _topological(names, edges)
+        if order is None:
+            return  # a cycle: the scheduler refuses such additions; keep the model as it is
+        specs = {sp.name: sp for sp in (*self.specs, *new_specs)}
+        ests = dict(zip(old.names, self.base)) | {sp.name: e for sp, e in zip(new_specs, new_ests)}
+        slots = {e: old.slots_of(e) for e in old.executor_names}
+        model = ScheduleModel(order, edges, [specs[n].executor for n in order], slots)
+        at = [old.index.get(n, -1) for n in order]  # new index -> old index (-1: new node)
+        o_state, o_started, o_finished = self._state, self._started, self._finished
+        self._state = [o_state[j] if j >= 0 else PENDING for j in at]
+        self._started = [o_started[j] if j >= 0 else None for j in at]
+        self._finished = [o_finished[j] if j >= 0 else None for j in at]
+        new_of = {j: i for i, j in enumerate(at) if j >= 0}
+        self._running = {new_of[j]: t for j, t in self._running.items()}
+        self._queued = {new_of[j]: t for j, t in self._queued.items()}
+        self._delayed = {new_of[j]: t for j, t in self._delayed.items()}
+        state = self._state
+        waiting = [UNLIMITED] * len(order)
+        preds: list[list[int]] = [[] for _ in order]
+        for i, ss in enumerate(model.succ):
+            for s in ss:
+                preds[s].append(i)
+        for i, st in enumerate(state):
+            if st == PENDING:
+                waiting[i] = sum(1 for p in preds[i] if state[p] != SUCCEEDED)
+        self._waiting = waiting
+        ready = [new_of[j] for j in self._ready if waiting[new_of[j]] == 0]
+        seen = set(ready)
+        ready += [i for i in range(len(order)) if state[i] == PENDING and waiting[i] == 0 and i not in seen]
+        self._ready = dict.fromkeys(ready)
+        self.model = model
+        self._set_estimates([specs[n] for n in order], [ests[n] for n in order])
+        self._eff = None
+        self._dirty = True
+
     # -- computing ------------------------------------------------------------------------
     def _effective(self):
         """(factor, durations, variances, overrides, sources) in use now; rebuilt only after learning."""
@@ -359,3 +457,26 @@ def format_eta(fc: Forecast | None, now: float | None = None) -> str:
     pm = f"± {round(minutes)} min" if minutes >= 0.5 else "± <1 min"
     note = ", from priors" if fc.mostly_priors() else ""
     return f"ETA {when} ({pm}{note})"
+
+
+def _topological(names: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[str] | None:
+    """``names`` in a topological order, keeping the given order where it may (None: a cycle)."""
+    idx = {n: i for i, n in enumerate(names)}
+    succ: list[list[int]] = [[] for _ in names]
+    indeg = [0] * len(names)
+    for u, v in edges:
+        succ[idx[u]].append(idx[v])
+        indeg[idx[v]] += 1
+    import heapq
+
+    heap = [i for i, d in enumerate(indeg) if d == 0]
+    heapq.heapify(heap)
+    out = []
+    while heap:
+        i = heapq.heappop(heap)
+        out.append(names[i])
+        for s in succ[i]:
+            indeg[s] -= 1
+            if indeg[s] == 0:
+                heapq.heappush(heap, s)
+    return out if len(out) == len(names) else None

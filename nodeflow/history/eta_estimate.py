@@ -14,8 +14,9 @@ a duration ``Estimate``; the first source that has something wins:
 
 Statistic: durations are taken as log-normal — a decayed mean of the log
 durations of the recent attempts (newest weigh most; attempts more than
-``outlier_mads`` MADs from the median left out), the spread from the MAD,
-shrunk towards ``prior_log_sigma`` while attempts are few.
+``outlier_mads`` MADs and 3x from the median left out, unless that would be
+a third of them), their weighted spread shrunk towards ``prior_log_sigma``
+while attempts are few; the expected value is exp(mu + s²/2).
 
 Remote executors (not ``local``) also get a queue wait (started − queued),
 learned per ``queue_key`` — ``slurm:PROFILE/partition`` or
@@ -44,6 +45,7 @@ PRIOR_SOURCES = frozenset({"prior:declared", "prior:time-limit", "prior:default"
 
 Z80 = 1.2815515655446004  # the 10 % / 90 % quantiles of a normal: bands are 80 % intervals
 _MIN_S = 1e-4  # durations below this are taken as this (logs of zero)
+_OUTLIER_MIN_LOG = math.log(3.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +82,20 @@ class Estimate:
 
     @property
     def low_s(self) -> float:
-        return max(0.0, self.seconds - Z80 * self.sigma_s)
+        """The 10 % quantile (durations taken as log-normal with this mean and spread)."""
+        return self._quantile(-Z80)
 
     @property
     def high_s(self) -> float:
-        return self.seconds + Z80 * self.sigma_s
+        """The 90 % quantile."""
+        return self._quantile(Z80)
+
+    def _quantile(self, z: float) -> float:
+        m = self.seconds
+        if m <= 0 or self.sigma_s <= 0:
+            return max(m, 0.0)
+        s2 = math.log1p((self.sigma_s / m) ** 2)
+        return math.exp(math.log(m) - s2 / 2 + z * math.sqrt(s2))
 
 
 NO_WAIT = Estimate(0.0, 0.0, "none", 0)
@@ -184,16 +195,20 @@ class LogNormalFit:
         n = len(logs)
         med = _wmedian(logs, w)
         mad = _wmedian([abs(x - med) for x in logs], w) * 1.4826
-        cut = c.outlier_mads * max(mad, 0.05)
+        # an outlier is far from the median in MADs — and never within 3x of it
+        cut = max(c.outlier_mads * mad, _OUTLIER_MIN_LOG)
         keep = [(x, w[k]) for k, x in enumerate(logs) if abs(x - med) <= cut]
+        if 3 * len(keep) < 2 * n:  # a third or more "outliers": that is the spread, not outliers
+            keep = list(zip(logs, w))
         sw = sum(wk for _, wk in keep)
         mu = sum(x * wk for x, wk in keep) / sw
         m = len(keep)
-        # the observed spread, shrunk towards the prior spread while attempts are few
-        s2 = (m * mad * mad + c.prior_weight * c.prior_log_sigma ** 2) / (m + c.prior_weight)
-        # + the uncertainty of the mean itself
-        s2_total = s2 + s2 / max(m, 1)
-        return _lognormal(mu, s2, s2_total, source, n)
+        var = sum(wk * (x - mu) ** 2 for x, wk in keep) / sw * m / (m - 1) if m > 1 else 0.0
+        # the observed spread, shrunk towards the prior spread while attempts are few ...
+        s2 = (m * var + c.prior_weight * c.prior_log_sigma ** 2) / (m + c.prior_weight)
+        # ... plus the uncertainty of the mean itself (weights make fewer attempts count)
+        n_eff = sw * sw / sum(wk * wk for _, wk in keep)
+        return _lognormal(mu, s2, s2 + s2 / n_eff, source, n)
 
 
 def _lognormal(mu: float, s2_point: float, s2_spread: float, source: str, n: int) -> Estimate:

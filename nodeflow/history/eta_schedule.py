@@ -7,8 +7,9 @@ tight loop run at every update: list scheduling of what is left from "now",
 FIFO by readiness like nodeflow's scheduler, at most ``slots`` nodes per
 executor at once. Running nodes need ``max(estimate − elapsed, floor)`` more;
 nodes queued on a remote executor start after their expected queue wait;
-variances add up along the chain of nodes whose finish let each node start,
-which gives the band of the last finish.
+variances add up along the chain of nodes whose finish let each node start
+(a hop that waited for one of k busy slots adds 1/k of the node's variance:
+k lanes average out), which gives the band of the last finish.
 
 ``Forecast`` is the immutable result (see its fields); ``NodeForecast`` one
 node of it.
@@ -69,6 +70,9 @@ class ScheduleModel:
                 k = default_slots or os.cpu_count() or 1
             self.slots.append(int(k) if k else UNLIMITED)
         self.remote = [is_remote(e) for e in self.executor_names]
+        # a chain hop through a pool of k busy slots carries about 1/k of the node's variance
+        # (k lanes finish work at once: the pool's end varies like the sum / k, not like one lane)
+        self._slot_share = [1.0 / k if k < UNLIMITED else 1.0 for k in self.slots]
 
     @classmethod
     def from_plan(cls, plan, *, default_executor: str | None = None,
@@ -125,6 +129,8 @@ class ScheduleModel:
         n = len(fin)
         cause = [-1] * n
         vf = [0.0] * n
+        by = [-2] * n  # the node whose finish made each node ready (-2: it was ready before)
+        share = self._slot_share
         heap: list[tuple[float, int]] = []
         push, pop = heapq.heappush, heapq.heappop
         for i, st in snap.running:
@@ -184,6 +190,7 @@ class ScheduleModel:
                     if k == 0:
                         es = ex[s]
                         ready[es].append(s)
+                        by[s] = i
                         if es != e and free[es] > 0:  # another executor with room: it starts there now
                             q = ready[es]
                             while q and free[es] > 0:
@@ -201,7 +208,10 @@ class ScheduleModel:
                 start[j] = st = t + qwait[j]
                 fin[j] = f = st + dur[j]
                 cause[j] = i
-                vf[j] = base + var[j] + qvar[j]
+                if by[j] == i:  # i was the last thing j waited for: its spread adds in full
+                    vf[j] = base + var[j] + qvar[j]
+                else:  # j waited for a slot: one of k busy slots frees up — less spread per hop
+                    vf[j] = base + (var[j] + qvar[j]) * share[e]
                 push(heap, (f, j))
         return start, fin, cause, vf, last
 

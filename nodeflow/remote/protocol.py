@@ -31,6 +31,9 @@ TASK_FINAL = frozenset({TASK_SUCCEEDED, TASK_FAILED, TASK_CANCELLED})
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
 Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:=+-]{0,63}$")]
 ShortText = Annotated[str, StringConstraints(max_length=2000)]
+#: database ids (bounded, so no value can overflow a 64-bit column)
+Id = Annotated[int, Field(ge=1, le=2 ** 53)]
+Count = Annotated[int, Field(ge=0, le=2 ** 53)]
 LogLine = tuple[Literal["stdout", "stderr"], Annotated[str, StringConstraints(max_length=65536)]]
 
 
@@ -232,7 +235,7 @@ class WireResult(Model):
 
 class TaskReport(Model):
     """A runner's final word on one task it leased."""
-    task_id: int
+    task_id: Id
     lease: Annotated[str, StringConstraints(max_length=64)]
     state: Literal["succeeded", "failed", "cancelled"]
     reason: Annotated[str, StringConstraints(max_length=64)] | None = None
@@ -240,20 +243,20 @@ class TaskReport(Model):
 
 
 class LogChunk(Model):
-    task_id: int
+    task_id: Id
     lease: Annotated[str, StringConstraints(max_length=64)]
     lines: list[LogLine] = Field(max_length=5000)
 
 
 class ProgressReport(Model):
-    task_id: int
+    task_id: Id
     lease: Annotated[str, StringConstraints(max_length=64)]
     fraction: float | None = Field(None, ge=0.0, le=1.0)
     message: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
 class LeaseRef(Model):
-    task_id: int
+    task_id: Id
     lease: Annotated[str, StringConstraints(max_length=64)]
 
 
@@ -314,9 +317,9 @@ class SubmitResponse(Model):
 
 
 class TaskWatch(Model):
-    id: int
-    version: int = 0  # the last version seen (0: never)
-    log_seq: int = 0  # log chunks already seen
+    id: Id
+    version: Count = 0  # the last version seen (0: never)
+    log_seq: Count = 0  # log chunks already seen
 
 
 class StatusRequest(Model):
@@ -349,7 +352,7 @@ class StatusResponse(Model):
 
 
 class CancelRequest(Model):
-    ids: list[int] = Field(max_length=20000)
+    ids: list[Id] = Field(max_length=20000)
 
 
 class CancelResponse(Model):

@@ -149,7 +149,7 @@ def one_case(store: HistoryStore, case: int, n: int, slots: int, seed: int):
                     continue
                 naive = ev.time + mean_d * (len(names) - done) / slots
                 out.append((p, abs(fc.eta - end) / left, abs(naive - end) / left,
-                            fc.eta_low <= end <= fc.eta_high, abs(fc.eta - end) / (end - t)))
+                            fc.eta_low <= end <= fc.eta_high, abs(fc.eta - end) / (end - t), fc.band_s / left))
     return out
 
 
@@ -167,7 +167,8 @@ def accuracy(quick: bool) -> bool:
                     rows += one_case(store, case, n, k, 1000 * n + 10 * k + s)
     print(f"ETA accuracy: {case} workflows of {sizes[0]}-{sizes[-1]} nodes, concurrency {slot_counts}, "
           f"5 historical runs each, {NOISE:.0%} noise")
-    print("  progress   ETA error (median, of time left)   naive   ratio   in 80% band   (error of total)")
+    print("  progress   ETA error (median, of time left)   naive   ratio   in 80% band (± of time left)"
+          "   (error of total)")
     ok = True
     for p in CHECKPOINTS:
         sel = [r for r in rows if r[0] == p]
@@ -175,8 +176,9 @@ def accuracy(quick: bool) -> bool:
         nv = statistics.median(r[2] for r in sel)
         cov = sum(r[3] for r in sel) / len(sel)
         tot = statistics.median(r[4] for r in sel)
-        print(f"  {p:>7.0%}   {e:>12.1%}   {nv:>25.1%}   {nv / e if e else math.inf:>5.1f}x   {cov:>10.0%}"
-              f"   {tot:>12.1%}")
+        width = statistics.median(r[5] for r in sel)
+        print(f"  {p:>7.0%}   {e:>12.1%}   {nv:>25.1%}   {nv / e if e else math.inf:>5.1f}x   "
+              f"{cov:>10.0%} (±{width:.0%})   {tot:>12.1%}")
         if p == 0.5:
             ok = e <= 0.10 and nv >= 2 * e
     print(f"  goal at 50 %: <= 10 % and >= 2x better than naive: {'met' if ok else 'NOT met'}")
@@ -197,7 +199,8 @@ def cost(n: int = 2000, slots: int = 8) -> bool:
         t_est = time.perf_counter() - t0
     tracker = EtaTracker(model, specs, ests, auto=False)
     evs = events_of("m", simulate_run(names, edges, [d * 1.1 for d in durs], slots, 10_000.0), 10_000.0, n)
-    costs = []
+    costs = []  # per checkpoint: the best of 5 (the cost itself, not the noise of a busy machine)
+    singles = []  # every single measurement, for the worst case
     t_ev = 0.0
     n_ev = 0
     step = max(1, len(evs) // 40)
@@ -207,14 +210,21 @@ def cost(n: int = 2000, slots: int = 8) -> bool:
         t_ev += time.perf_counter() - t0
         n_ev += 1
         if k % step == 0:
-            t0 = time.perf_counter()
-            tracker.recompute(ev.time)
-            costs.append(time.perf_counter() - t0)
+            best = math.inf
+            for _ in range(5):
+                tracker._dirty = True  # as after a node finished: effective estimates rebuilt too
+                t0 = time.perf_counter()
+                tracker.recompute(ev.time)
+                dt = time.perf_counter() - t0
+                singles.append(dt)
+                best = min(best, dt)
+            costs.append(best)
     first = costs[0]
     med = statistics.median(costs)
     print(f"cost, {n}-node run, {slots} slots: estimates from history {t_est * 1e3:.0f} ms once; "
-          f"per update: at the start (all {n} left) {first * 1e3:.1f} ms, median {med * 1e3:.1f} ms, "
-          f"max {max(costs) * 1e3:.1f} ms over {len(costs)} updates (goal <= 10 ms); "
+          f"per update (best of 5 at each of {len(costs)} points in the run): at the start (all {n} nodes left) "
+          f"{first * 1e3:.1f} ms, median {med * 1e3:.1f} ms, max {max(costs) * 1e3:.1f} ms (goal <= 10 ms); "
+          f"single updates: 95th percentile {sorted(singles)[int(0.95 * len(singles))] * 1e3:.1f} ms; "
           f"on_event {t_ev / n_ev * 1e6:.1f} µs")
     return max(costs) <= 0.010
 

@@ -28,6 +28,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db import Database, tokens, users
+from .errors import Conflict
 
 TOKEN_PREFIX = "nf_"
 _CACHE_TTL_S = 30.0
@@ -48,10 +49,6 @@ class Principal:
     admin: bool
     kind: str  # "user" | "runner"
     token_id: int
-
-
-class Conflict(ValueError):
-    pass
 
 
 class Auth:

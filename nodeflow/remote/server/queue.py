@@ -39,6 +39,7 @@ from ..protocol import (TASK_CANCELLED, TASK_FINAL, TASK_QUEUED, TASK_RUNNING, T
                         WireResult)
 from .auth import Principal
 from .db import Database, task_logs, tasks
+from .errors import NotFound
 from .notify import Notifier
 from .runners import RunnerRegistry
 
@@ -180,7 +181,6 @@ class TaskQueue:
 
     def _states(self, want: dict[int, TaskWatch]) -> list[TaskState]:
         out = []
-        final_ids = []
         with self.db.read() as conn:
             rows = []
             for part in _chunks(list(want)):
@@ -204,8 +204,6 @@ class TaskQueue:
                         runner_names[r.runner_id] = (rr["name"], rr["host"]) if rr else (None, None)
                     runner, host = runner_names[r.runner_id]
                 result = WireResult.model_validate_json(r.result) if r.result else None
-                if r.state in TASK_FINAL:
-                    final_ids.append(r.id)
                 out.append(TaskState(id=r.id, version=r.version, state=r.state, reason=r.reason, runner=runner,
                                      host=host, retries=r.retries, submitted_at=r.submitted_at,
                                      started_at=r.started_at, finished_at=r.finished_at, progress=r.progress,
@@ -217,7 +215,7 @@ class TaskQueue:
         with self.db.read() as conn:
             row = conn.execute(select(tasks.c.owner_id).where(tasks.c.id == task_id)).first()
             if row is None or (row.owner_id != p.user_id and not p.admin):
-                raise LookupError(f"no task {task_id}")
+                raise NotFound(f"no task {task_id}")
             lines, last = [], after
             for seq, chunk in conn.execute(select(task_logs.c.seq, task_logs.c.lines).where(
                     task_logs.c.task_id == task_id, task_logs.c.seq > after).order_by(task_logs.c.seq).limit(limit)):
@@ -319,8 +317,8 @@ class TaskQueue:
             if row.cancel_requested and state != TASK_SUCCEEDED:
                 state = TASK_CANCELLED
             conn.execute(update(tasks).where(tasks.c.id == rep.task_id).values(
-                state=state, reason=rep.reason, result=rep.result.model_dump_json(), finished_at=now, lease=None,
-                lease_expires=None, version=tasks.c.version + 1))
+                state=state, reason=rep.reason, result=rep.result.model_dump_json(), finished_at=now,
+                lease_expires=None, version=tasks.c.version + 1))  # the lease stays: late log chunks still fit
             changed.append((rep.task_id, row.client))
         return [r.task_id for r in reports]
 
@@ -352,8 +350,9 @@ class TaskQueue:
                              and r["runner_id"] == rid) else None
 
             for c in hb.logs:
-                r = mine(c.task_id, c.lease)
-                if r is None or not c.lines:
+                r = rows.get(c.task_id)
+                if (r is None or not c.lines or r["lease"] != c.lease or r["runner_id"] != rid
+                        or r["state"] == TASK_QUEUED):
                     continue
                 lines = [list(x) for x in c.lines]
                 room = self.max_log_lines - r["log_lines"]

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select, update
 
 from .auth import Principal
 from .db import Database, runners, tasks, users
+from .errors import NotFound
 
 FORGET_OFFLINE_AFTER_S = 24 * 3600.0
 
@@ -67,10 +68,10 @@ class RunnerRegistry:
                 self._cache.pop(runner_id, None)
 
     def check(self, p: Principal, runner_id: int) -> dict:
-        """The runner, if ``p`` may act as it (same user); else LookupError."""
+        """The runner, if ``p`` may act as it (same user); else NotFound."""
         r = self.get(runner_id)
         if r is None or r["owner_id"] != p.user_id:
-            raise LookupError(f"no runner {runner_id} of yours (register again)")
+            raise NotFound(f"no runner {runner_id} of yours (register again)")
         return r
 
     def seen(self, conn, runner_id: int, now: float, draining: bool | None = None) -> None:
@@ -87,7 +88,7 @@ class RunnerRegistry:
     def shutdown(self, p: Principal, runner_id: int) -> None:
         r = self.get(runner_id)
         if r is None or (r["owner_id"] != p.user_id and not p.admin):
-            raise LookupError(f"no runner {runner_id}")
+            raise NotFound(f"no runner {runner_id}")
         with self.db.write() as conn:
             conn.execute(update(runners).where(runners.c.id == runner_id).values(shutdown=True))
         self._drop(runner_id)

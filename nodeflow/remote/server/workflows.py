@@ -27,17 +27,10 @@ from sqlalchemy.exc import IntegrityError
 
 from .auth import Principal
 from .db import Database, shares, timers, users, workflow_versions, workflows
+from .errors import BadRequest, NotFound
 
 BRANCH = b"refs/heads/main"
 _HEX = re.compile(r"^[0-9a-f]{4,40}$")
-
-
-class NotFound(LookupError):
-    pass
-
-
-class BadRequest(ValueError):
-    pass
 
 
 class WorkflowStore:

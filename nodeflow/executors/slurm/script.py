@@ -1,0 +1,154 @@
+"""Shell text the Slurm executor sends: the job script of a node and the batch-submit script.
+
+Job script (``job.sh`` in the node's job folder ``<workdir>/<run_id>/<node dir>/``)::
+
+    #!/bin/bash
+    #SBATCH --job-name=<run id>          one squeue --name query covers the run
+    #SBATCH --output=stdout.txt / --error=stderr.txt   (relative: sbatch runs in the folder)
+    #SBATCH --partition=… --time=… …     from JobResources (validated plain tokens)
+    <setup lines>                         the profile's, verbatim (module load …)
+    export NAME='value'                   command nodes' environment, quoted
+    '<argv0>' '<argv1>' … </dev/null &    every element through shlex.quote
+    wait …; write status.json             exit code, start/end times, signal — tmp file then mv
+
+The wrapper traps TERM/INT (Slurm's cancel and time limit), waits for the
+command and still records how it ended. Command nodes need nothing of
+nodeflow on the cluster; Python nodes run ``<python> -m nodeflow.worker
+spec.json``.
+
+Submit script (one ``/bin/sh -s`` per batch): unpacks the uploaded tar of job
+folders, then per node either *adopts* the job a previous try of the same
+attempt already submitted (its ``jobid`` file says so — a connection lost in
+the middle of a batch never submits twice) or cleans the folder and runs
+``sbatch --parsable job.sh``. It ignores SIGHUP and holds a lock, so a batch
+cut off by a dropped connection finishes before a retry looks at it.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from .profile import JobResources, ProfileError, env_name_ok
+
+STATUS_FILE = "status.json"
+JOB_SCRIPT = "job.sh"
+JOBID_FILE = "jobid"
+LOCK_FILE = ".nodeflow-submit.lock"
+#: files a new attempt must not see from an earlier one
+STALE_FILES = (STATUS_FILE, STATUS_FILE + ".tmp", "result.json", "stdout.txt", "stderr.txt", JOBID_FILE,
+               "sbatch.err")
+
+
+def q(value: str) -> str:
+    return shlex.quote(str(value))
+
+
+def render_job_script(*, run_id: str, node: str, attempt: int, argv: list[str], env: Mapping[str, str] | None,
+                      resources: JobResources, setup: Iterable[str] = ()) -> str:
+    if not argv:
+        raise ProfileError(f"node {node!r}: nothing to run (empty command)")
+    for name in env or {}:
+        if not env_name_ok(name):
+            raise ProfileError(f"node {node!r}: {name!r} is not a valid environment variable name")
+    lines = ["#!/bin/bash",
+             f"#SBATCH --job-name={run_id}",
+             "#SBATCH --output=stdout.txt",
+             "#SBATCH --error=stderr.txt"]
+    lines += [f"#SBATCH {opt}" for opt in resources.sbatch_options()]
+    lines += [f"# nodeflow job: node {json.dumps(node)}, attempt {int(attempt)}, run {run_id}",
+              "nf_sig=",
+              "trap 'nf_sig=TERM' TERM",
+              "trap 'nf_sig=INT' INT",
+              "nf_status() {",
+              "    printf '{\"exit_code\": %s, \"started_at\": %s, \"finished_at\": %s, \"signal\": \"%s\", "
+              "\"job_id\": \"%s\", \"host\": \"%s\"}\\n' \"$1\" \"$2\" \"$(date +%s.%N)\" \"$nf_sig\" "
+              "\"${SLURM_JOB_ID:-}\" \"$(hostname)\" > status.json.tmp && mv -f status.json.tmp status.json",
+              "}"]
+    if setup:
+        lines.append("# set-up lines of the profile")
+        lines += list(setup)
+    for name, value in (env or {}).items():
+        lines.append(f"export {name}={q(value)}")
+    lines += ["nf_start=$(date +%s.%N)",
+              " ".join(q(a) for a in argv) + " </dev/null &",
+              "nf_pid=$!",
+              # a trapped signal interrupts wait: wait again until the command is really gone
+              "while :; do wait \"$nf_pid\"; nf_rc=$?; kill -0 \"$nf_pid\" 2>/dev/null || break; done",
+              "nf_status \"$nf_rc\" \"$nf_start\"",
+              "exit \"$nf_rc\"",
+              ""]
+    return "\n".join(lines)
+
+
+def worker_argv(python: str, spec_name: str = "spec.json") -> list[str]:
+    """``<python> -m nodeflow.worker spec.json``; the profile's python may be several words."""
+    return [*shlex.split(python), "-m", "nodeflow.worker", spec_name]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitEntry:
+    index: int
+    dirname: str  # the node's folder inside the run folder (safe characters only)
+    attempt: int
+
+
+def render_submit_script(run_dir: str, tar_name: str | None, entries: Iterable[SubmitEntry]) -> str:
+    lines = ["set -u",
+             "trap '' HUP PIPE",
+             f"cd {q(run_dir)} || {{ echo '@fatal cannot enter the run folder {run_dir}'; exit 0; }}",
+             f"if command -v flock >/dev/null 2>&1; then exec 8>{LOCK_FILE}; flock -w 300 8; fi"]
+    if tar_name:
+        lines.append(f"tar -xf {q(tar_name)} && rm -f {q(tar_name)} || "
+                     f"{{ echo '@fatal cannot unpack the uploaded job folders'; exit 0; }}")
+    lines += ["nf_submit() {",
+              "  ( cd \"$2\" || { printf '@err %s cannot enter folder %s\\n' \"$1\" \"$2\"; exit 0; }",
+              f"    if [ -s {JOBID_FILE} ] && read -r nf_j nf_a < {JOBID_FILE} && [ \"$nf_a\" = \"$3\" ]; then",
+              "      printf '@adopt %s %s\\n' \"$1\" \"$nf_j\"; exit 0",
+              "    fi",
+              "    rm -f " + " ".join(STALE_FILES),
+              f"    if nf_j=$(sbatch --parsable {JOB_SCRIPT} 2>sbatch.err); then",
+              "      nf_j=$(printf '%s\\n' \"$nf_j\" | tail -n 1); nf_j=${nf_j%%;*}",
+              f"      printf '%s %s\\n' \"$nf_j\" \"$3\" > {JOBID_FILE}.tmp && mv -f {JOBID_FILE}.tmp {JOBID_FILE}",
+              "      printf '@ok %s %s\\n' \"$1\" \"$nf_j\"",
+              "    else",
+              "      printf '@err %s %s\\n' \"$1\" \"$(tr '\\n' ' ' < sbatch.err)\"",
+              "    fi )",
+              "}"]
+    for e in entries:
+        lines.append(f"nf_submit {int(e.index)} {q(e.dirname)} {int(e.attempt)}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class SubmitOutcome:
+    job_ids: dict[int, str]  # index -> job id (submitted now or adopted)
+    errors: dict[int, str]  # index -> why sbatch refused it
+    adopted: set[int]
+    fatal: str | None = None
+
+
+def parse_submit_output(text: str) -> SubmitOutcome:
+    out = SubmitOutcome({}, {}, set())
+    for line in text.splitlines():
+        if not line.startswith("@"):
+            continue
+        tag, _, rest = line.partition(" ")
+        if tag == "@fatal":
+            out.fatal = rest.strip()
+            continue
+        idx, _, value = rest.partition(" ")
+        try:
+            i = int(idx)
+        except ValueError:
+            continue
+        value = value.strip()
+        if tag in ("@ok", "@adopt") and value:
+            out.job_ids[i] = value
+            if tag == "@adopt":
+                out.adopted.add(i)
+        elif tag == "@err" or tag in ("@ok", "@adopt"):
+            out.errors[i] = value or "sbatch gave no job id"
+    return out
