@@ -75,7 +75,7 @@ def run_workflow(workflow: Workflow, *, registry=None, executors: Mapping[str, A
     if history is not None:
         from ..history import HistoryRecorder
 
-        recorder = HistoryRecorder(history)
+        recorder = HistoryRecorder(history, background=True)
         observers.insert(0, recorder)
         if rerun_failed and not attach:
             if history.run(rerun_failed) is None:
@@ -93,5 +93,7 @@ def run_workflow(workflow: Workflow, *, registry=None, executors: Mapping[str, A
     try:
         return sched.run()
     finally:
+        if recorder is not None:
+            recorder.close()
         for ex in owned:
             ex.close()

@@ -23,8 +23,12 @@ from PySide6 import QtCore, QtWidgets
 
 from ..model import Node
 from .document import WorkflowDocument, is_drawn
-from .items import (DARK, IN, OUT, CanvasStyle, FlowNode, FlowNodeItem, FlowPipeItem, format_duration,
-                    paints_for, short_value)
+from .items import (DARK, IN, OUT, CanvasStyle, FlowNode, FlowNodeItem, FlowPipeItem, OverviewItem,
+                    format_duration, paints_for, short_value)
+
+#: below this zoom, a workflow with at least OVERVIEW_MIN_NODES nodes is drawn as an overview (items.OverviewItem)
+OVERVIEW_ZOOM = 0.3
+OVERVIEW_MIN_NODES = 150
 from .ngview import FlowGraph
 from .palette import NODE_MIME, TabSearchPopup, path_from_mime
 
@@ -60,6 +64,9 @@ class Canvas(QtCore.QObject):
         self._states: dict[str, tuple] = {}  # name -> (state, duration text, note) while a run is shown
         self._marked: set[str] = set()
         self._selection_pending = False
+        self._overview: OverviewItem | None = None
+        self._overview_on = False
+        self._overview_moved = False
         self._search = TabSearchPopup(document.registry, self.viewer)
         self._search.chosen.connect(self._on_search_chosen)
         self._search_pos = QtCore.QPointF()
@@ -72,6 +79,7 @@ class Canvas(QtCore.QObject):
         v.connection_refused.connect(self._on_refused)
         v.tab_pressed.connect(self.show_search)
         v.context_menu.connect(self._on_context_menu)
+        v.zoom_changed.connect(self._on_zoom)
         self.graph.node_double_clicked.connect(lambda n: self.node_activated.emit(getattr(n, "uniquename", "")))
         self.scene.selectionChanged.connect(self._on_scene_selection)
 
@@ -183,6 +191,9 @@ class Canvas(QtCore.QObject):
             fnode._graph = None
         for pipe in self._pipes.values():
             pipe._input_port = pipe._output_port = None
+        if self._overview is not None:
+            self._overview.items = []
+        self._overview, self._overview_on = None, False
         v = self.viewer
         keep = [v._LIVE_PIPE, v._SLICER_PIPE, v._cursor_text]
         for item in keep:
@@ -217,7 +228,11 @@ class Canvas(QtCore.QObject):
                 self.scene.addItem(fnode.view)
         finally:
             self.scene.blockSignals(False)
+        self._overview = OverviewItem(self._paints)
+        self._overview.setVisible(False)
+        self.scene.addItem(self._overview)
         self.frame_all()
+        self._on_zoom(self.viewer.transform().m11())
         self.selection_changed.emit([])
 
     def _values_of(self, node: Node) -> dict[str, str]:
@@ -319,6 +334,8 @@ class Canvas(QtCore.QObject):
         return (fnode.model.inputs if port.port_type == IN else fnode.model.outputs).get(port._name)
 
     def _on_nodes_moved(self, names: list) -> None:
+        self._overview_moved = True
+        QtCore.QTimer.singleShot(0, self._refresh_overview_rects)
         wf = self.doc.workflow
         for name in names:
             fnode = self._nodes.get(name)
@@ -503,6 +520,40 @@ class Canvas(QtCore.QObject):
     def scene_center(self) -> QtCore.QPointF:
         return self.viewer.mapToScene(self.viewer.viewport().rect().center())
 
+    # -- overview (far zoom) ----------------------------------------------------------------
+    def _on_zoom(self, scale: float) -> None:
+        want = scale < OVERVIEW_ZOOM and len(self._nodes) >= OVERVIEW_MIN_NODES
+        if want != self._overview_on:
+            self.set_overview(want)
+
+    def set_overview(self, on: bool) -> None:
+        """Draw nodes as blocks in one item (on) or each by itself (off); nodes stay selectable."""
+        if self._overview is None:
+            return
+        self._overview_on = on
+        items = [f.view for f in self._nodes.values()]
+        for it in items:
+            it.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, on)
+        if on:
+            self._overview.set_items(items)
+        self._overview.setVisible(on)
+        if not on:
+            for it in items:
+                it.update()
+
+    def _refresh_overview_rects(self) -> None:
+        if self._overview_on and self._overview is not None and self._overview_moved:
+            self._overview.refresh_rects()
+        self._overview_moved = False
+
+    @property
+    def overview_on(self) -> bool:
+        return self._overview_on
+
+    def _overview_changed(self) -> None:
+        if self._overview_on and self._overview is not None:
+            self._overview.update()
+
     # -- run state and problems ------------------------------------------------------------
     def set_states(self, states: dict[str, tuple]) -> None:
         """name → (state, duration seconds or None, note): colour and footer of each node."""
@@ -511,6 +562,7 @@ class Canvas(QtCore.QObject):
             item = self.item(name)
             if item is not None:
                 item.set_state(state, format_duration(seconds), note or "")
+        self._overview_changed()
 
     def clear_states(self) -> None:
         for name in list(self._states):

@@ -42,7 +42,7 @@ PORT_SIZE = 16.0
 MIN_W = 160.0
 VALUE_ROOM = 96.0  # width kept for values next to port labels
 
-NO_CACHE = QtWidgets.QGraphicsItem.CacheMode.NoCache
+DEVICE_CACHE = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
 ItemIsSelectable = QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 ItemIsMovable = QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIsMovable
 ItemHasNoContents = QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
@@ -128,6 +128,9 @@ class _Paints:
         self.marked = QtGui.QPen(c(215, 60, 60), 3.0)
         for pen in (self.pipe_highlight, self.pipe_active, self.marked):
             pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
+        self.overview_colors = {k: c(*v) for k, v in style.categories}
+        self.overview_colors[""] = c(*style.other_category)
+        self.overview_colors["?"] = c(*style.unknown)
         self.port_fill = QtGui.QBrush(c(*style.port))
         self.port_pen = QtGui.QPen(c(*style.port_border), 1.4)
         self.port_connected = QtGui.QBrush(c(*style.port_border))
@@ -370,6 +373,8 @@ class FlowNodeItem(NodeItem):
     def __init__(self, title: str, category: str, paints: _Paints, unknown: bool = False, subtitle: str = ""):
         QtWidgets.QGraphicsItem.__init__(self)  # not AbstractNodeItem's: flags, cache and z in one go below
         self.setFlags(ItemIsSelectable | ItemIsMovable | ItemSendsGeometryChanges)
+        # Qt keeps a pixmap of the node: a repaint calls our (Python) paint only for nodes that changed
+        self.setCacheMode(DEVICE_CACHE)
         self._properties = {"id": None, "name": title, "color": (13, 18, 23, 255), "border_color": (46, 57, 66, 255),
                             "text_color": (255, 255, 255, 180), "type_": "nodeflow.FlowNode", "selected": False,
                             "disabled": False, "visible": True, "layout_direction": 0}
@@ -647,6 +652,73 @@ class FlowNodeItem(NodeItem):
             painter.drawText(foot, vcenter | QtCore.Qt.AlignmentFlag.AlignLeft,
                              p.small_metrics.elidedText(self._subtitle, QtCore.Qt.TextElideMode.ElideRight,
                                                         foot.width()))
+
+
+class OverviewItem(QtWidgets.QGraphicsItem):
+    """Every node as a coloured block, painted in one call: how the canvas looks zoomed far out.
+
+    With a few thousand nodes on screen each one is a few pixels wide; asking
+    each node item to paint itself costs thousands of calls into Python per
+    frame (and as many waits for the interpreter while a run keeps it busy).
+    The canvas switches to this item below a zoom level (node items then
+    have no contents but stay selectable) and back when zoomed in.
+    """
+
+    itemChange = QtWidgets.QGraphicsItem.itemChange
+
+    def __init__(self, paints: _Paints):
+        super().__init__()
+        self.setZValue(Z_VAL_NODE + 2)
+        self.setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)
+        self._paints = paints
+        self.items: list[FlowNodeItem] = []
+        self._rects: list[QtCore.QRectF] = []
+        self._rect = QtCore.QRectF()
+
+    def set_items(self, items: list) -> None:
+        self.prepareGeometryChange()
+        self.items = list(items)
+        self.refresh_rects()
+
+    def refresh_rects(self) -> None:
+        """Take the nodes' places again (after moves)."""
+        self.prepareGeometryChange()
+        self._rects = [QtCore.QRectF(it.x(), it.y(), it._width, it._height) for it in self.items]
+        rect = QtCore.QRectF()
+        for r in self._rects:
+            rect = rect.united(r)
+        self._rect = rect.adjusted(-50, -50, 50, 50)
+        self.update()
+
+    def boundingRect(self):
+        return self._rect
+
+    def paint(self, painter, option, widget):
+        # one drawRects call per colour: a handful of calls into Qt however many nodes there are
+        p = self._paints
+        groups: dict[str, list] = {}
+        marked: list = []
+        for it, r in zip(self.items, self._rects):
+            st = it.state
+            key = st if st and st != "pending" else ("?" if it._unknown else it._category)
+            groups.setdefault(key, []).append(r)
+            if it.marked:
+                marked.append(r.adjusted(-8, -8, 8, 8))
+        chosen = self._selected()
+        selected = [r.adjusted(-8, -8, 8, 8) for it, r in zip(self.items, self._rects) if it in chosen] if chosen else []
+        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        for rects, color in ((marked, p.state["failed"]), (selected, p.selected.color())):
+            if rects:
+                painter.setBrush(color)
+                painter.drawRects(rects)
+        colors, states = p.overview_colors, p.state
+        for key, rects in groups.items():
+            painter.setBrush(states.get(key) or colors.get(key) or colors[""])
+            painter.drawRects(rects)
+
+    def _selected(self) -> set:
+        scene = self.scene()
+        return set(scene.selectedItems()) if scene is not None else set()
 
 
 class FlowNode(BaseNode):

@@ -29,6 +29,7 @@ class FlowViewer(NodeViewer):
     connection_refused = QtCore.Signal(object, object)  # start port item, end port item
     tab_pressed = QtCore.Signal(QtCore.QPoint)  # viewport position
     context_menu = QtCore.Signal(QtCore.QPoint, QtCore.QPointF)  # global position, scene position
+    zoom_changed = QtCore.Signal(float)  # the view's scale (1.0: one scene unit per pixel)
 
     def __init__(self, parent=None):
         super().__init__(parent, undo_stack=None)
@@ -71,6 +72,10 @@ class FlowViewer(NodeViewer):
     def contextMenuEvent(self, event):
         self.RMB_state = False
         self.context_menu.emit(event.globalPos(), self.mapToScene(event.pos()))
+
+    def _update_scene(self):
+        super()._update_scene()
+        self.zoom_changed.emit(self.transform().m11())
 
     # -- framing ----------------------------------------------------------------
     def _combined_rect(self, nodes):

@@ -32,7 +32,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import queue
+import threading
 import time
+from collections import deque
 from typing import Any, Callable
 
 from ..engine.events import EventKind, RunEvent
@@ -103,7 +106,13 @@ class HistoryRecorder:
     """
 
     def __init__(self, store: HistoryStore, flush_every: int = 2000, flush_interval_s: float = 0.5, *,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, background: bool = False):
+        """``background``: write batches on a thread of the recorder's own (started when a run
+        starts, stopped by ``close()``), so SQLite works while the scheduler goes on."""
+        self.background = background
+        self._queue: queue.Queue | None = None
+        self._writer: threading.Thread | None = None
+        self._failed: deque[list[Any]] = deque()
         self.store = store
         self.flush_every = max(1, int(flush_every))
         self.flush_interval_s = float(flush_interval_s)
@@ -169,11 +178,58 @@ class HistoryRecorder:
         """Rows held in memory, not yet written (finished or not)."""
         return len(self._rows)
 
+    # -- background writing ------------------------------------------------------------------
+    def _start_writer(self) -> None:
+        if self.background and self._writer is None:
+            self._queue = queue.Queue()
+            self._writer = threading.Thread(target=self._writer_loop, name="nodeflow-history-writer", daemon=True)
+            self._writer.start()
+
+    def _writer_loop(self) -> None:
+        q = self._queue
+        while True:
+            batch = q.get()
+            try:
+                if batch is None:
+                    return
+                self.store.upsert_attempt_values(batch)
+            except Exception as e:  # keep the rows: the next flush tries them again
+                if self.last_error is None or type(e) is not type(self.last_error):
+                    log.exception("could not write run history to %s", getattr(self.store, "path", self.store))
+                self.last_error = e
+                self._failed.extend(batch)
+            finally:
+                q.task_done()
+
+    def wait_written(self) -> None:
+        """Block until every batch handed to the writer thread is in the store."""
+        if self._queue is not None:
+            self._queue.join()
+
+    def close(self) -> None:
+        """Stop the writer thread (after writing what it holds)."""
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
+            self._queue = None
+
     def _write(self, keys: list[tuple[str, str, int]]) -> bool:
         self._next_flush = self._clock() + self.flush_interval_s
-        if not keys:
+        if not keys and not self._failed:
             return True
         rows = self._rows
+        if self._writer is not None:
+            # the rows leave this thread: nothing touches a row again once it is removed from _rows
+            batch = [rows[k] for k in keys]
+            while self._failed:
+                batch.insert(0, self._failed.popleft())
+            self._queue.put(batch)
+            done = self._done
+            for k in keys:
+                del rows[k]
+                done.pop(k, None)
+            return True
         try:
             self.store.upsert_attempt_values([rows[k] for k in keys])
         except Exception as e:  # never break the run because history can't be written
@@ -222,6 +278,7 @@ class HistoryRecorder:
 
     # -- handlers ------------------------------------------------------------------------
     def _run_started(self, e: RunEvent) -> None:
+        self._start_writer()
         d = e.data
         run = self._runs[e.run_id] = _Run(d.get("executor"))
         nodes = d.get("nodes")
@@ -356,6 +413,10 @@ class HistoryRecorder:
         run_id = e.run_id
         # everything of this run still in memory: finished attempts and any left open
         self._write([k for k in self._rows if k[0] == run_id])
+        self.wait_written()
+        if self._failed:  # the writer could not write some rows: one more try, here
+            self._write([])
+            self.wait_written()
         state = _text(e.data.get("state"))
         try:
             self.store.finish_run(run_id, state if state is not None else "finished", e.time)

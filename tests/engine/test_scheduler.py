@@ -281,6 +281,8 @@ def test_history_rows_are_written(reg, tmp_path):
     wf.source_path = str(tmp_path / "flow.nc")
     store = HistoryStore(tmp_path / "h.sqlite")
     res, _ = run(wf, reg, tmp_path, history=store)
+    # rows are written on the recorder's own thread; it is stopped when the run returns
+    assert not [t for t in threading.enumerate() if t.name == "nodeflow-history-writer"]
     run_row = store.run(res.run_id)
     assert run_row["state"] == "succeeded" and run_row["node_count"] == 3
     assert run_row["workflow_path"] == str(tmp_path / "flow.nc") and run_row["workflow_hash"]

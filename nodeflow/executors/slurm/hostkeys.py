@@ -137,6 +137,11 @@ def verified_client(p, host: str, port: int, user: str, sock=None):
     except (OSError, EOFError) as e:
         client.close()
         raise ConnectionLost(f"cannot connect to {host_entry(host, port)}: {e}") from None
+    transport = client.get_transport()
     if p.keepalive_s:
-        client.get_transport().set_keepalive(max(1, int(p.keepalive_s)))
+        transport.set_keepalive(max(1, int(p.keepalive_s)))
+    try:  # no Nagle: small request/answer exchanges otherwise wait ~40 ms for delayed ACKs (52 -> 13 ms an exec)
+        transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (AttributeError, OSError):
+        pass  # through a jump host the "socket" is a channel; the jump connection has it set
     return client

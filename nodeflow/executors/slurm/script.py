@@ -102,19 +102,24 @@ def render_submit_script(run_dir: str, tar_name: str | None, entries: Iterable[S
     if tar_name:
         lines.append(f"tar -xf {q(tar_name)} && rm -f {q(tar_name)} || "
                      f"{{ echo '@fatal cannot unpack the uploaded job folders'; exit 0; }}")
-    lines += ["nf_submit() {",
-              "  ( cd \"$2\" || { printf '@err %s cannot enter folder %s\\n' \"$1\" \"$2\"; exit 0; }",
-              f"    if [ -s {JOBID_FILE} ] && read -r nf_j nf_a < {JOBID_FILE} && [ \"$nf_a\" = \"$3\" ]; then",
-              "      printf '@adopt %s %s\\n' \"$1\" \"$nf_j\"; exit 0",
-              "    fi",
-              "    rm -f " + " ".join(STALE_FILES),
-              f"    if nf_j=$(sbatch --parsable {JOB_SCRIPT} 2>sbatch.err); then",
-              "      nf_j=$(printf '%s\\n' \"$nf_j\" | tail -n 1); nf_j=${nf_j%%;*}",
-              f"      printf '%s %s\\n' \"$nf_j\" \"$3\" > {JOBID_FILE}.tmp && mv -f {JOBID_FILE}.tmp {JOBID_FILE}",
-              "      printf '@ok %s %s\\n' \"$1\" \"$nf_j\"",
-              "    else",
-              "      printf '@err %s %s\\n' \"$1\" \"$(tr '\\n' ' ' < sbatch.err)\"",
-              "    fi )",
+    lines += [f"nf_run={q(run_dir)}",
+              "nf_nl=$(printf '\\nx'); nf_nl=${nf_nl%x}",
+              "nf_submit() {",
+              "  cd \"$nf_run/$2\" || { printf '@err %s cannot enter folder %s\\n' \"$1\" \"$2\"; return; }",
+              f"  if [ -s {JOBID_FILE} ] && read -r nf_j nf_a < {JOBID_FILE} && [ \"$nf_a\" = \"$3\" ]; then",
+              "    printf '@adopt %s %s\\n' \"$1\" \"$nf_j\"; return",
+              "  fi",
+              "  for nf_f in " + " ".join(STALE_FILES) + "; do",
+              "    if [ -e \"$nf_f\" ]; then rm -f " + " ".join(STALE_FILES) + "; break; fi",
+              "  done",
+              f"  if nf_j=$(sbatch --parsable {JOB_SCRIPT} 2>sbatch.err); then",
+              "    nf_j=${nf_j##*\"$nf_nl\"}; nf_j=${nf_j%%;*}",
+              # one small write under the lock: no reader sees it half-written
+              f"    printf '%s %s\\n' \"$nf_j\" \"$3\" > {JOBID_FILE}",
+              "    printf '@ok %s %s\\n' \"$1\" \"$nf_j\"",
+              "  else",
+              "    printf '@err %s %s\\n' \"$1\" \"$(tr '\\n' ' ' < sbatch.err)\"",
+              "  fi",
               "}"]
     for e in entries:
         lines.append(f"nf_submit {int(e.index)} {q(e.dirname)} {int(e.attempt)}")

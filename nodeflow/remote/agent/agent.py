@@ -45,6 +45,8 @@ from ..protocol import (Heartbeat, LeasedTask, LeaseRef, LeaseRequest, LogChunk,
 _SPEC_FIELDS = {f.name for f in fields(TaskSpec)}
 _WIRE_STATE = {SUCCEEDED: "succeeded", FAILED: "failed", CANCELLED: "cancelled"}
 MAX_CHUNK_LINES = 2000
+#: run as a plain script (stdlib only, no site, no nodeflow imports): starts in a few milliseconds
+_GUARD = str(Path(__file__).with_name("guard.py"))
 
 
 @dataclass
@@ -191,7 +193,7 @@ class RunnerAgent:
             spec.cwd = str(workdir)
         spec.executor = "local"
         if spec.kind == "command" and self.settings.guard and spec.argv:
-            spec.argv = [sys.executable, "-m", "nodeflow.remote.agent.guard", str(os.getpid()), "--", *spec.argv]
+            spec.argv = [sys.executable, "-I", "-S", _GUARD, str(os.getpid()), "--", *spec.argv]
         return spec
 
     def _route(self, handle, st: TaskStatus) -> None:

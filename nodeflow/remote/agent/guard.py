@@ -1,4 +1,4 @@
-"""``python -m nodeflow.remote.agent.guard PARENT_PID -- ARGV…``: run ARGV, and
+"""``python -I -S guard.py PARENT_PID -- ARGV…``: run ARGV, and
 kill it (its whole process group) the moment the runner PARENT_PID is gone.
 
 The runner agent wraps every command node in this guard. Without it a
@@ -8,7 +8,8 @@ twice. The local executor starts the guard in a new session, so the guard
 and the command share a process group: a cancel (SIGTERM/SIGKILL to the
 group) reaches both, and the guard's ``killpg`` reaches everything the
 command started. The guard exits with the command's status (re-raising the
-signal that ended it, so the executor sees the same status).
+signal that ended it, so the executor sees the same status). It is run as a
+plain script and imports only the standard library, so it starts fast.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def _watch_parent(parent: int) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
-        print("usage: python -m nodeflow.remote.agent.guard PARENT_PID -- COMMAND [ARGS…]", file=sys.stderr)
+        print("usage: python -I -S guard.py PARENT_PID -- COMMAND [ARGS…]", file=sys.stderr)
         return 2
     parent = int(argv[0])
     cmd = argv[2:]
