@@ -24,6 +24,7 @@ import os
 from collections import deque
 from typing import Any, Iterable
 
+import shiboken6
 from PySide6 import QtCore, QtGui
 
 from .. import model
@@ -78,7 +79,11 @@ class WorkflowDocument(QtCore.QObject):
         self.undo_stack = QtGui.QUndoStack(self)
         self._forced_dirty = False  # a recovered autosave is modified though its stack is clean
         self.revision = 0  # bumped by every edit (autosave uses it)
-        self.undo_stack.cleanChanged.connect(lambda clean: self.modified_changed.emit(self.modified))
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        if shiboken6.isValid(self.undo_stack):  # not while Qt is tearing the stack down
+            self.modified_changed.emit(self._forced_dirty or not clean)
 
     # -- file ----------------------------------------------------------------
     @property

@@ -230,7 +230,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return [name for name, _why in executor_choices(self.config)]
 
     def _update_title(self) -> None:
-        self.setWindowTitle(f"{self.doc.title}{' •' if self.doc.modified else ''} — nodeflow")
+        self.setWindowTitle(f"{self.doc.title}[*] — nodeflow")
         self.setWindowModified(self.doc.modified)
         self.act_revert.setEnabled(bool(self.doc.path))
 

@@ -39,6 +39,7 @@ from ..engine.events import EventKind, RunEvent
 
 REFRESH_HZ = 20
 DRAIN_BUDGET_S = 0.015  # events folded per refresh stop after this long; the rest wait for the next one
+DRAIN_MAX_EVENTS = 300  # …or after this many, so the window's own work per refresh stays small too
 LOG_LINES_KEPT = 5000  # per node
 
 
@@ -241,7 +242,7 @@ class RunController(QtCore.QObject):
             elif item[0] == "exit":
                 exited = True
             n += 1
-            if n % 20 == 0 and time.perf_counter() > deadline:
+            if n >= DRAIN_MAX_EVENTS or (n % 20 == 0 and time.perf_counter() > deadline):
                 break
         for name, info in self.nodes.items():  # running nodes: refresh their elapsed time
             if info.state == "running":

@@ -38,15 +38,19 @@ EXPECTED = {
     ("numpy", "Sum"): (("input",), ("result",)),
     ("numpy", "Mean"): (("input",), ("result",)),
     ("matplotlib", "Plot"): (("x", "y", "title"), ("figure",)),
-    ("shell", "Command"): (("command", "args", "environment", "directory"), ("stdout", "stderr", "exitcode")),
+    ("shell", "Command"): (("command", "args", "environment", "directory", "after"),
+                           ("stdout", "stderr", "exitcode")),
     ("files", "Read Text"): (("path",), ("text",)),
     ("files", "Write Text"): (("path", "text"), ("file",)),
     ("files", "Glob"): (("directory", "pattern"), ("files",)),
     ("nodeflow", "Workflow Settings"): ((), ()),
+    ("nodeflow", "Sub-workflow"): (("workflow",), ()),
+    ("nodeflow", "Workflow Input"): (("name", "value"), ("output",)),
+    ("nodeflow", "Workflow Output"): (("name", "value"), ("output",)),
 }
 MULTIINPUT = {(("math", "Add"), "input"), (("math", "Multiply"), "input"), (("math", "Minimum"), "input"),
               (("math", "Maximum"), "input"), (("matplotlib", "Plot"), "x"), (("matplotlib", "Plot"), "y"),
-              (("shell", "Command"), "args")}
+              (("shell", "Command"), "args"), (("shell", "Command"), "after")}
 
 
 def test_exactly_the_expected_types(registry):

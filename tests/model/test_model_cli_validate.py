@@ -150,11 +150,21 @@ def test_version(folder):
     assert r.stdout.strip() == f"nodeflow {nodeflow.__version__}"
 
 
-def test_bare_command_prints_help(folder):
-    r = run(folder)
+def test_help_lists_the_commands(folder):
+    r = run(folder, "--help")
     assert r.returncode == 0
     assert r.stdout.startswith("usage: nodeflow")
     assert "validate" in r.stdout
+
+
+def test_bare_command_opens_the_editor(monkeypatch):
+    from nodeflow import cli
+    from nodeflow.commands import gui_cmd
+
+    opened = []
+    monkeypatch.setattr(gui_cmd, "run", lambda args: opened.append(args.file) or 0)
+    assert cli.main([]) == 0
+    assert opened == [None]
 
 
 def test_in_process_main_matches(folder, capsys, monkeypatch):

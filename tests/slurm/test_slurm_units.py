@@ -137,14 +137,14 @@ def test_submit_script_submits_then_adopts_on_a_second_try(tmp_path):
     bindir.mkdir()
     (bindir / "sbatch").write_text(FAKE_SBATCH)
     (bindir / "sbatch").chmod(0o755)
-    run_dir = tmp_path / "run dir"
-    for d in ("a", "b", "c"):
-        (run_dir / d).mkdir(parents=True)
-        (run_dir / d / "job.sh").write_text("fail-me\n" if d == "c" else "#!/bin/sh\n")
-        (run_dir / d / "status.json").write_text("{}")  # left by an earlier attempt: must go
+    run_dir = tmp_path / "run 'dir' $x"
+    (run_dir / "a").mkdir(parents=True)
+    (run_dir / "a" / "status.json").write_text("{}")  # left by an earlier attempt: must go
     env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "NF_COUNTER": str(tmp_path / "n")}
     entries = [SubmitEntry(0, "a", 1), SubmitEntry(1, "b", 1), SubmitEntry(2, "c", 1)]
-    script = render_submit_script(str(run_dir), None, entries)
+    text = "#!/bin/sh\n# " + " ".join(NASTY) + "\n"
+    script = render_submit_script(str(run_dir), entries, files=[("a/job.sh", text), ("b/job.sh", text),
+                                                                ("c/job.sh", "fail-me\n")])
 
     def run():
         p = subprocess.run(["/bin/sh", "-s"], input=script, text=True, env=env, capture_output=True)
@@ -154,11 +154,12 @@ def test_submit_script_submits_then_adopts_on_a_second_try(tmp_path):
     assert first.job_ids == {0: "101", 1: "102"} and not first.adopted
     assert "Invalid partition" in first.errors[2]
     assert not (run_dir / "a" / "status.json").exists()
+    assert (run_dir / "b" / "job.sh").read_text() == text  # written by the script itself, verbatim
     again = run()  # a retry after a lost connection: nothing submitted twice
     assert again.job_ids == {0: "101", 1: "102"} and again.adopted == {0, 1}
     assert 2 in again.errors  # the refused one is tried again (it has no job): sbatch call 104
     retry = parse_submit_output(subprocess.run(["/bin/sh", "-s"], text=True, env=env, capture_output=True,
-                                               input=render_submit_script(str(run_dir), None,
+                                               input=render_submit_script(str(run_dir),
                                                                           [SubmitEntry(0, "a", 2)])).stdout)
     assert retry.job_ids == {0: "105"} and not retry.adopted  # a new attempt is a new job
 

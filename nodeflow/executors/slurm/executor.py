@@ -1,10 +1,11 @@
 """``SlurmExecutor``: nodes as Slurm jobs, over SSH or on a login node (executor protocol of base).
 
-* ``submit(specs)`` – per node a job folder ``<workdir>/<run_id>/<node dir>/``;
-  the batch's job scripts (and Python nodes' ``spec.json`` + ``.npy`` inputs)
-  go up as ONE tar over SFTP, then ONE script unpacks it and runs ``sbatch
-  --parsable`` per job (adopting jobs an interrupted earlier try already
-  submitted). Job ids are known when ``submit`` returns, so the scheduler
+* ``submit(specs)`` – per node a job folder ``<workdir>/<run_id>/<node dir>/``
+  with ``job.sh`` (and for Python nodes ``spec.json`` + ``.npy`` inputs).
+  ONE script per batch writes them (text files inside the script itself;
+  a batch with arrays or over 256 KB goes up first as ONE tar over SFTP) and
+  runs ``sbatch --parsable`` per job, adopting jobs an interrupted earlier
+  try already submitted. Job ids are known when ``submit`` returns, so the scheduler
   journals them at once (``journal_record``).
 * ``poll(handles)`` – at most one query per poll cycle (one ``squeue`` for the
   whole run + one ``stat`` of the unfinished jobs' files, see status.py);
@@ -40,6 +41,7 @@ from .status import FINAL_STATES, Backoff, decide, parse_poll_output, parse_sque
 from .transport import Transport, TransportError, make_transport
 
 SUBMIT_TRIES = 3
+INLINE_MAX = 256 * 1024  # job files up to this size (text only) go inside the submit script
 CONNECT_WAIT_S = 15.0  # 1 + 2 + 4 + 8: the whole back-off schedule once
 
 
@@ -180,35 +182,25 @@ class SlurmExecutor:
         if not ok:
             return
         run_dir = ok[0].run_dir
-        tar_name = f".nodeflow-submit-{uuid.uuid4().hex[:12]}.tar"
-        data = bundle(files)
-        script = render_submit_script(run_dir, tar_name, [SubmitEntry(i, j.dirname, j.spec.attempt)
-                                                          for i, j in enumerate(ok)])
+        entries = [SubmitEntry(i, j.dirname, j.spec.attempt) for i, j in enumerate(ok)]
+        inline = sum(len(d) for _, d in files) <= INLINE_MAX and not any(n.endswith(".npy") for n, _ in files)
+        tar_name = None if inline else f".nodeflow-submit-{uuid.uuid4().hex[:12]}.tar"
+        if inline:  # small text files ride in the script itself: one round trip for the whole batch
+            script = render_submit_script(run_dir, entries, files=[(n, d.decode("utf-8")) for n, d in files])
+        else:
+            data = bundle(files)
+            script = render_submit_script(run_dir, entries, tar_name=tar_name)
         timeout = self.profile.command_timeout_s + 0.5 * len(ok)
         result = None
         for attempt in range(SUBMIT_TRIES):
             try:
-                if run_dir not in self._made_dirs:
-                    self.transport.makedirs(run_dir)
-                    self._made_dirs.add(run_dir)
-                self.transport.put_bytes(f"{run_dir}/{tar_name}", data)
+                if tar_name:
+                    if run_dir not in self._made_dirs:
+                        self.transport.makedirs(run_dir)
+                        self._made_dirs.add(run_dir)
+                    self.transport.put_bytes(f"{run_dir}/{tar_name}", data)
                 result = self.transport.run(script, timeout=timeout)
                 break
-            except TransportError as e:
-                if not e.retryable or attempt == SUBMIT_TRIES - 1:
-                    for job in ok:
-                        self._fail_now(job, f"could not submit: {e}", _reason(e))
-                    return
-                try:  # the next try adopts whatever this one managed to submit
-                    self.transport.wait_connected(CONNECT_WAIT_S)
-                except TransportError as e2:
-                    for job in ok:
-                        self._fail_now(job, f"could not submit: {e2}", _reason(e2))
-                    return
-            except OSError as e:
-                for job in ok:
-                    self._fail_now(job, f"could not upload the job files to {run_dir}: {e}", "upload")
-                return
         self.stats["submit_batches"] += 1
         outcome = parse_submit_output(result.stdout)
         now = time.time()

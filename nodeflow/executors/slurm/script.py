@@ -16,8 +16,9 @@ command and still records how it ended. Command nodes need nothing of
 nodeflow on the cluster; Python nodes run ``<python> -m nodeflow.worker
 spec.json``.
 
-Submit script (one ``/bin/sh -s`` per batch): unpacks the uploaded tar of job
-folders, then per node either *adopts* the job a previous try of the same
+Submit script (one ``/bin/sh -s`` per batch): creates the job folders and
+writes their (text) files itself, or unpacks a tar uploaded over SFTP when a
+batch carries arrays (``.npy``) or is large; then per node either *adopts* the job a previous try of the same
 attempt already submitted (its ``jobid`` file says so — a connection lost in
 the middle of a batch never submits twice) or cleans the folder and runs
 ``sbatch --parsable job.sh``. It ignores SIGHUP and holds a lock, so a batch
@@ -94,14 +95,22 @@ class SubmitEntry:
     attempt: int
 
 
-def render_submit_script(run_dir: str, tar_name: str | None, entries: Iterable[SubmitEntry]) -> str:
+def render_submit_script(run_dir: str, entries: Iterable[SubmitEntry], *, tar_name: str | None = None,
+                         files: Iterable[tuple[str, str]] = ()) -> str:
+    """The batch-submit script. Job files come either in ``tar_name`` (uploaded beside, over SFTP) or as
+    ``files`` — (path in the run folder, text) written by the shell itself (no extra round trip)."""
+    entries = list(entries)
+    fatal = "{ echo " + q("@fatal cannot prepare the run folder " + run_dir) + "; exit 0; }"
     lines = ["set -u",
              "trap '' HUP PIPE",
-             f"cd {q(run_dir)} || {{ echo '@fatal cannot enter the run folder {run_dir}'; exit 0; }}",
+             "mkdir -p -- " + " ".join(q(f"{run_dir}/{e.dirname}") for e in entries) + " || " + fatal,
+             f"cd {q(run_dir)} || " + fatal,
              f"if command -v flock >/dev/null 2>&1; then exec 8>{LOCK_FILE}; flock -w 300 8; fi"]
     if tar_name:
         lines.append(f"tar -xf {q(tar_name)} && rm -f {q(tar_name)} || "
                      f"{{ echo '@fatal cannot unpack the uploaded job folders'; exit 0; }}")
+    for path, text in files:  # printf is a builtin: no process per file
+        lines.append(f"printf '%s' {q(text)} > {q(path)} || " + fatal)
     lines += [f"nf_run={q(run_dir)}",
               "nf_nl=$(printf '\\nx'); nf_nl=${nf_nl%x}",
               "nf_submit() {",
