@@ -7,7 +7,8 @@ from .clock import ManualClock, SystemClock
 from .events import CallbackObserver, EventCollector, EventKind, RunEvent, RunObserver
 from .plan import PlanError, RunPlan
 from .runner import run_workflow
-from .scheduler import NodeResult, RunResult, Scheduler
+from .results import NodeResult, RunResult
+from .scheduler import Scheduler
 from .states import NodeState, RunState
 
 __all__ = ["CallbackObserver", "EventCollector", "EventKind", "ManualClock", "NodeResult", "NodeState", "PlanError",

@@ -22,10 +22,8 @@ import contextlib
 import gc
 import heapq
 import os
-import re
 import socket
 import threading
-import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,28 +41,13 @@ from ..library import CommandResult, NodeError
 from .clock import SystemClock
 from .events import EventKind, RunEvent, RunObserver
 from .plan import PlannedNode, RunPlan, input_hash, workflow_hash
+from .results import NodeResult, RunResult
+from .runfolders import new_run_id, node_dirname
 from .states import NodeState, RunState
 
+__all__ = ["NodeRun", "Scheduler", "NodeResult", "RunResult", "new_run_id", "node_dirname"]
+
 PROGRESS_INTERVAL_S = 0.1
-
-
-def new_run_id() -> str:
-    import time
-
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-
-
-_SAFE_NAME = re.compile(r"[\w.\-]+")
-
-
-def node_dirname(uniquename: str) -> str:
-    """A folder name for a node: the uniquename where it is safe, else made safe + short hash."""
-    if _SAFE_NAME.fullmatch(uniquename) and uniquename not in (".", ".."):
-        return uniquename
-    import hashlib
-
-    safe = re.sub(r"[^\w.\-]", "_", uniquename)
-    return f"{safe}-{hashlib.blake2b(uniquename.encode(), digest_size=3).hexdigest()}"
 
 
 @dataclass(slots=True)
@@ -86,52 +69,6 @@ class NodeRun:
     inputs: dict[str, Any] | None = None  # kept for command nodes' collect()
     reused: bool = False
     started_emitted: bool = False
-
-
-@dataclass(slots=True)
-class NodeResult:
-    state: NodeState
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    attempts: int = 0
-    reused: bool = False
-    started_at: float | None = None
-    finished_at: float | None = None
-
-
-@dataclass(slots=True)
-class RunResult:
-    run_id: str
-    state: RunState
-    nodes: dict[str, NodeResult]
-    run_dir: str | None
-    started_at: float
-    finished_at: float
-
-    def counts(self) -> dict[str, int]:
-        c: dict[str, int] = {}
-        for r in self.nodes.values():
-            c[r.state.value] = c.get(r.state.value, 0) + 1
-        return c
-
-    def to_json(self) -> dict[str, Any]:
-        from ..model.values import to_plain
-
-        return {"run_id": self.run_id, "state": self.state.value,
-                "nodes": {n: {"state": r.state.value, "outputs": to_plain(r.outputs), "error": r.error,
-                              "attempts": r.attempts, "reused": r.reused}
-                          for n, r in self.nodes.items()}}
-
-    def apply_outputs(self, workflow) -> None:
-        """Store computed values in the output terminals, as Nodeworks does when it saves."""
-        for name, r in self.nodes.items():
-            node = workflow.nodes.get(name)
-            if node is None or r.state != NodeState.SUCCEEDED:
-                continue
-            for t, v in r.outputs.items():
-                term = node.terminals.get(t)
-                if term is not None and term.is_output:
-                    term.value = v
 
 
 @contextlib.contextmanager
