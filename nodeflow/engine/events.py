@@ -11,8 +11,8 @@ kind (documented on ``EventKind``). ``to_json`` gives a plain dict for the wire.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from types import MappingProxyType
+from typing import Any, Mapping, NamedTuple, Protocol
 
 
 class EventKind(str, enum.Enum):
@@ -32,14 +32,18 @@ class EventKind(str, enum.Enum):
     RUN_FINISHED = "run_finished"    # data: state, counts
 
 
-@dataclass(frozen=True, slots=True)
-class RunEvent:
+_NO_DATA: Mapping[str, Any] = MappingProxyType({})
+
+
+class RunEvent(NamedTuple):
+    """One event (immutable; a named tuple because a run makes several per node and it is cheap)."""
+
     kind: EventKind
     run_id: str
     time: float  # wall-clock seconds (time.time() of the run's clock)
     node: str | None = None
     attempt: int = 0
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = _NO_DATA
 
     def to_json(self) -> dict[str, Any]:
         from ..model.values import to_plain

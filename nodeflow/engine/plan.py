@@ -20,6 +20,7 @@ import networkx as nx
 from ..library import NodeRegistry, NodeType
 from ..model import Node, Problem, Workflow, dependency_graph, topological_order
 from ..model import validate as validate_model
+from ..model.gcpause import paused_gc
 from ..model.values import json_default
 from .settings import NodeSettings, SettingsError, WorkflowSettings, is_settings_node
 
@@ -72,6 +73,12 @@ class RunPlan:
     @classmethod
     def build(cls, workflow: Workflow, registry: NodeRegistry, *, skip_unknown: bool = False,
               only: Iterable[str] | None = None) -> "RunPlan":
+        with paused_gc():  # tens of thousands of small objects, no cycles among them
+            return cls._build(workflow, registry, skip_unknown, only)
+
+    @classmethod
+    def _build(cls, workflow: Workflow, registry: NodeRegistry, skip_unknown: bool,
+               only: Iterable[str] | None) -> "RunPlan":
         graph = dependency_graph(workflow)
         problems = validate_model(workflow, known_types=registry.known_paths(),
                                   extra_rules=registry.validation_rules(), graph=graph)
@@ -166,13 +173,14 @@ def input_hash(path: tuple[str, ...], inputs: Mapping[str, Any], settings: NodeS
     """A fingerprint of what a node computes from: its type and input values."""
     h = hashlib.blake2b(digest_size=16)
     h.update("/".join(path).encode())
-    h.update(json.dumps(inputs, sort_keys=True, default=_hash_default, check_circular=False).encode())
+    # the inputs dict is built in plan order and values keep file order: no sorting needed to be stable
+    h.update(_HASH_ENCODER.encode(inputs).encode())
     if settings is not None and settings.resources:
         h.update(json.dumps(settings.resources, sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 
-def _hash_default(v: Any) -> Any:
+def _hash_default(v: Any) -> Any:  # noqa: D401 - json ``default`` hook
     if type(v).__module__ == "numpy" and hasattr(v, "tobytes"):
         return {"dtype": str(v.dtype), "shape": list(getattr(v, "shape", ())),
                 "sha": hashlib.blake2b(v.tobytes(), digest_size=16).hexdigest()}
@@ -192,5 +200,9 @@ def workflow_hash(wf: Workflow) -> str:
                if term.opts.get("in") or term.opts.get("widget") not in _DISPLAY_WIDGETS}
         nodes.append((name, node.path, ins, node.settings))
     conns = sorted((c.input, c.output) for c in wf.connections.values())
-    text = json.dumps([nodes, conns], sort_keys=True, default=_hash_default, check_circular=False)
+    text = json.dumps([nodes, conns], default=_hash_default, check_circular=False)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+# one encoder for all fingerprints: json.dumps(..., default=...) would build a new one per call
+_HASH_ENCODER = json.JSONEncoder(default=_hash_default, check_circular=False, ensure_ascii=False)

@@ -18,8 +18,6 @@ failed node; ``stop`` cancels everything still running and skips the rest.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import heapq
 import os
 import socket
@@ -38,8 +36,9 @@ from ..executors.base import RUNNING as T_RUNNING
 from ..executors.base import SUCCEEDED as T_SUCCEEDED
 from ..executors.base import Executor, TaskSpec, TaskStatus
 from ..library import CommandResult, NodeError
+from ..model.gcpause import quiet_gc
 from .clock import SystemClock
-from .events import EventKind, RunEvent, RunObserver
+from .events import _NO_DATA, EventKind, RunEvent, RunObserver
 from .plan import PlannedNode, RunPlan, input_hash, workflow_hash
 from .results import NodeResult, RunResult
 from .runfolders import new_run_id, node_dirname
@@ -69,26 +68,6 @@ class NodeRun:
     inputs: dict[str, Any] | None = None  # kept for command nodes' collect()
     reused: bool = False
     started_emitted: bool = False
-
-
-@contextlib.contextmanager
-def _quiet_gc():
-    """Keep the cyclic GC from walking the whole plan again and again during a run.
-
-    A run allocates many small short-lived objects (events, statuses) while the
-    plan keeps tens of thousands of long-lived ones; each full collection walks
-    all of them (~15-25 % of the scheduler's time on a 10,000-node run). The
-    plan is frozen into the permanent generation and young collections made
-    rarer for the run's duration; both are put back afterwards.
-    """
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(threshold[0], 20_000), max(threshold[1], 50), max(threshold[2], 100))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
 
 
 class Scheduler:
@@ -151,7 +130,9 @@ class Scheduler:
         self._wake.set()
 
     def run(self) -> RunResult:
-        with _quiet_gc():
+        # the plan's objects live for the whole run: keep the cyclic GC from walking them
+        # over and over (15-25 % of a 10,000-node run), see model.gcpause
+        with quiet_gc():
             return self._run()
 
     def _run(self) -> RunResult:
@@ -216,7 +197,8 @@ class Scheduler:
     # -- events -------------------------------------------------------------
     def _emit(self, kind: EventKind, node: str | None = None, attempt: int = 0, data=None,
               time: float | None = None) -> None:
-        ev = RunEvent(kind, self.run_id, self.clock.time() if time is None else time, node, attempt, data or {})
+        ev = RunEvent(kind, self.run_id, self.clock.time() if time is None else time, node, attempt,
+                      data if data is not None else _NO_DATA)
         for o in self.observers:
             o.on_event(ev)
 
@@ -324,7 +306,7 @@ class Scheduler:
                 self.attach.pop(name)  # that executor cannot take a job over: run it again
             else:
                 nr.attempt = max(nr.attempt, int(record.get("attempt") or 1))
-        workdir = os.path.join(self._run_dir_str, node_dirname(name)) if self._run_dir_str else None
+        workdir = f"{self._run_dir_str}{os.sep}{node_dirname(name)}" if self._run_dir_str else None
         argv = env = None
         cwd = self._base_dir
         if ntype.kind == "command":

@@ -29,7 +29,6 @@ failed write is logged, its rows kept and tried again later.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import queue
@@ -166,7 +165,7 @@ class HistoryRecorder:
             kind = EventKind(event.kind)
         except ValueError:
             return
-        self.on_event(dataclasses.replace(event, kind=kind))
+        self.on_event(event._replace(kind=kind))
 
     def flush(self, everything: bool = False) -> bool:
         """Write the finished attempts held in memory (with ``everything``, the

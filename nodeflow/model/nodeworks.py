@@ -8,13 +8,13 @@ gives back every field in the same order with the same JSON types.
 """
 from __future__ import annotations
 
-import gc
 import json
 import os
 from typing import Any
 
 from .errors import WorkflowFileError
 from .fileio import atomic_write_text
+from .gcpause import paused_gc
 from .values import json_default
 from .workflow import CONNECTION, NODE, Connection, Node, Terminal, Workflow
 
@@ -184,13 +184,8 @@ def loads(text: str | bytes, *, path: str | None = None) -> Workflow:
     # A big file makes a million objects at once, none of them in a reference cycle;
     # the cyclic garbage collector would walk the growing heap over and over meanwhile
     # (half of the load time of a 10,000-node file), so it is paused while they are made.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return _loads(text, path)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 def _loads(text: str | bytes, path: str | None) -> Workflow:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
+from .gcpause import paused_gc
 from .graph import cycles, dependency_graph
 from .workflow import Workflow
 
@@ -76,6 +77,11 @@ def validate(wf: Workflow, known_types: Container[tuple[str, ...]] | None = None
 
     ``graph``: the workflow's ``dependency_graph`` if the caller has it already.
     """
+    with paused_gc():
+        return _validate(wf, known_types, extra_rules, graph)
+
+
+def _validate(wf, known_types, extra_rules, graph) -> list[Problem]:
     problems: list[Problem] = []
     add = problems.append
     nodes = wf.nodes
