@@ -328,7 +328,7 @@ class Scheduler:
         self._emit(EventKind.NODE_QUEUED, name, nr.attempt, {"executor": nr.executor, "node_type": pn.type_name})
         return TaskSpec(self.run_id, name, pn.node.path, ntype.kind, inputs, argv, env or {}, cwd,
                         pn.settings.resources, pn.settings.timeout_s, nr.attempt,
-                        pn.settings.isolate or ntype.isolate, workdir, nr.executor)
+                        pn.settings.isolate or ntype.isolate, workdir, nr.executor, pn.settings.tags)
 
     # -- polling ------------------------------------------------------------
     def _poll(self) -> None:

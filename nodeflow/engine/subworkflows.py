@@ -37,7 +37,7 @@ class SubworkflowError(ValueError):
 
 def file_resolver(ref: str, base_dir: str | None) -> tuple[str, str, Workflow]:
     if ref.startswith("server:"):
-        from ..remote.client import fetch_reference  # the shared server's client (optional extra)
+        from ..remote.references import fetch_reference  # the shared server (server extra)
 
         return fetch_reference(ref)
     path = Path(os.path.expanduser(ref))

@@ -56,6 +56,8 @@ class TaskSpec:
     #: the node's own folder in the run folder (logs, spec, results, files it writes)
     workdir: str | None = None
     executor: str = "local"
+    #: runner tags the node needs (a runner must have all of them)
+    tags: tuple[str, ...] = ()
 
     def key(self) -> tuple[str, int]:
         return (self.node, self.attempt)
@@ -71,6 +73,7 @@ class TaskSpec:
     def from_json_dict(cls, d: Mapping[str, Any], sidecar: str | os.PathLike | None = None) -> "TaskSpec":
         d = dict(d)
         d["path"] = tuple(d["path"])
+        d["tags"] = tuple(d.get("tags") or ())
         d["inputs"] = decode(d.get("inputs") or {}, sidecar)
         return cls(**d)
 

@@ -4,10 +4,12 @@ nodeflow server's queue.
 ``submit`` hands back local handles at once; a *sender* thread posts the
 TaskSpecs (JSON, arrays inline) with the tags and slots each node needs, in
 batches, each with an idempotency key — a request retried after a lost
-answer never makes a second task. A *watcher* thread asks for the state of
-ALL live tasks in ONE request per cycle (a long-poll the server answers when
-any of them changed) and turns the answers into ``TaskStatus`` changes
-(state, new log lines, result) for ``poll``, then calls ``notify``. While the
+answer never makes a second task. A *watcher* thread asks about ALL its
+tasks in ONE request per cycle — "what changed after change number N" (a
+long-poll the server answers as soon as one of them changes; now and then
+also by id, to notice tasks the server lost) — and turns the answers into
+``TaskStatus`` changes (state, new log lines, result) for ``poll``, then
+calls ``notify``. While the
 server is unreachable both threads retry with back-off (0.5 s doubling to
 10 s); the tasks live on the server, so a server restart or a network gap
 loses nothing. ``cancel`` of a running task is passed to the server, which
@@ -34,36 +36,19 @@ from .base import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TaskResult, Tas
 
 _STATE = {"queued": QUEUED, "running": RUNNING, "succeeded": SUCCEEDED, "failed": FAILED, "cancelled": CANCELLED}
 _FINAL = {SUCCEEDED, FAILED, CANCELLED}
+VERIFY_AFTER_S = 30.0  # without news this long, ask about the live tasks by id
+MIN_CYCLE_S = 0.025  # at most ~40 status requests a second while news keeps coming
 
 
 class TaskService(Protocol):
-    """What the executor needs from a server: HTTP (``HttpTaskService``) or in-process."""
+    """What the executor needs from a server: HTTP (``remote.client.HttpTaskService``) or in-process
+    (``remote.server.runs.QueueTaskService``)."""
 
     def submit(self, client: str, tasks: list) -> list[int]: ...
+    def changes(self, client: str, since: int, wait_s: float) -> tuple[list, int]: ...
     def status(self, client: str, watches: list, wait_s: float) -> list: ...
     def cancel(self, ids: list[int]) -> None: ...
     def close(self) -> None: ...
-
-
-class HttpTaskService:
-    """The server's task routes over HTTP; one connection per thread that uses it."""
-
-    def __init__(self, client):
-        self._send = client
-        self._watch = client.clone()
-
-    def submit(self, client: str, tasks: list) -> list[int]:
-        return self._send.submit(client, tasks)
-
-    def status(self, client: str, watches: list, wait_s: float) -> list:
-        return self._watch.task_status(client, watches, wait_s).tasks
-
-    def cancel(self, ids: list[int]) -> None:
-        self._send.cancel_tasks(ids)
-
-    def close(self) -> None:
-        self._send.close()
-        self._watch.close()
 
 
 @dataclass
@@ -103,12 +88,11 @@ class RunnerExecutor:
     max_concurrency = 1_000_000
 
     def __init__(self, service: TaskService, settings: RunnerSettings | None = None, *,
-                 node_tags: Mapping[str, tuple[str, ...]] | None = None, registry=None, name: str = "runner"):
+                 registry=None, name: str = "runner"):
         self.service = service
         self.settings = settings or RunnerSettings()
         self.name = name
         self._registry = registry
-        self._node_tags = dict(node_tags) if node_tags is not None else None
         self.client_id = uuid.uuid4().hex
         self._lock = threading.Condition()
         self._tasks: dict[int, _Task] = {}
@@ -116,6 +100,9 @@ class RunnerExecutor:
         self._to_submit: list[_Task] = []
         self._to_cancel: list[int] = []
         self._changes: dict[int, TaskStatus] = {}
+        self._cursor = 0  # the server's change number we have seen up to (cursor mode)
+        self._submitting = 0  # submit requests under way
+        self._early: dict[int, Any] = {}  # news of tasks whose ids are still on their way back
         self._notify: Callable[[], None] = lambda: None
         self._threads: list[threading.Thread] = []
         self._closing = False
@@ -128,7 +115,7 @@ class RunnerExecutor:
         """From a ``[server.NAME]`` config table: ``url``, the token (stored with ``nodeflow login``
         or ``token``), optional ``tags``, ``slots``, ``priority``, ``wait_s``, ``max_retries``,
         ``backoff_max_s``, ``timeout_s``."""
-        from ..remote.client import ServerClient
+        from ..remote.client import HttpTaskService, ServerClient
         from ..remote.credentials import server_token
         from .factory import ExecutorConfigError
 
@@ -152,13 +139,6 @@ class RunnerExecutor:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, notify: Callable[[], None]) -> None:
         self._notify = notify
-        if self._node_tags is None:
-            # Stop-gap until TaskSpec carries the node's tags: the scheduler that hands us its
-            # notify() knows the plan, and the plan knows every node's settings.
-            plan = getattr(getattr(notify, "__self__", None), "plan", None)
-            nodes = getattr(plan, "nodes", None)
-            if nodes:
-                self._node_tags = {n: tuple(getattr(pn.settings, "tags", ()) or ()) for n, pn in nodes.items()}
         if self._threads:
             return
         self._closing = False
@@ -269,12 +249,10 @@ class RunnerExecutor:
 
     # -- helpers --------------------------------------------------------------------------
     def _tags_for(self, spec: TaskSpec) -> list[str]:
-        tags = getattr(spec, "tags", None)
+        tags = spec.tags
         res = spec.resources if isinstance(spec.resources, dict) else {}
-        if tags is None:
+        if not tags:
             tags = res.get("tags")
-        if tags is None and self._node_tags is not None:
-            tags = self._node_tags.get(spec.node)
         if isinstance(tags, str):
             tags = [t for t in tags.split(",") if t]
         return sorted(set(self.settings.tags) | {str(t) for t in (tags or ())})
@@ -322,7 +300,14 @@ class RunnerExecutor:
                     s = self.settings
                     items = [TaskSubmit(key=t.key, spec=t.spec.to_json_dict(None), tags=t.tags, slots=t.slots,
                                         priority=s.priority, max_retries=s.max_retries) for t in batch]
-                    ids = self.service.submit(self.client_id, items)
+                    with self._lock:
+                        self._submitting += 1
+                    try:
+                        ids = self.service.submit(self.client_id, items)
+                    finally:
+                        with self._lock:
+                            self._submitting -= 1
+                    news = False
                     with self._lock:
                         for t, tid in zip(batch, ids):
                             if t in self._to_submit:
@@ -331,7 +316,14 @@ class RunnerExecutor:
                             self._by_id[tid] = t
                             if t.cancel:
                                 self._to_cancel.append(tid)
+                            early = self._early.pop(tid, None)
+                            if early is not None and not t.done:
+                                news = self._apply_one(t, early) or news
+                        if not self._submitting and not self._to_submit:
+                            self._early.clear()
                         self._lock.notify_all()
+                    if news:
+                        self._notify()
                 stage = "cancel"
                 self._flush_cancels()
                 failures = 0
@@ -383,17 +375,22 @@ class RunnerExecutor:
         from ..remote.protocol import TaskWatch
 
         failures = 0
+        last_news = time.monotonic()
         while True:
             with self._lock:
-                while not self._closing and not any(t.task_id is not None and not t.done
-                                                    for t in self._by_id.values()):
+                while not self._closing and not any(not t.done for t in self._by_id.values()):
                     self._lock.wait()
                 if self._closing:
                     return
+                verify = time.monotonic() - last_news > VERIFY_AFTER_S
                 watches = [TaskWatch(id=t.task_id, version=t.version, log_seq=t.log_seq)
-                           for t in self._by_id.values() if not t.done]
+                           for t in self._by_id.values() if not t.done] if verify else []
             try:
-                states = self.service.status(self.client_id, watches, self.settings.wait_s)
+                if verify:  # now and then, by id: notices tasks the server lost (a reset database)
+                    states, cursor = self.service.status(self.client_id, watches, 0.0), None
+                    last_news = time.monotonic()
+                else:
+                    states, cursor = self.service.changes(self.client_id, self._cursor, self.settings.wait_s)
                 failures = 0
                 self.last_error = None
             except Exception as e:  # noqa: BLE001 - a client closed under a request raises anything
@@ -405,46 +402,63 @@ class RunnerExecutor:
                 failures += 1
                 self._wait(self._backoff(failures))
                 continue
-            if states and self._apply(states):
-                self._notify()
+            if cursor is not None:
+                self._cursor = cursor
+            if states:
+                now = time.monotonic()
+                if self._apply(states):
+                    self._notify()
+                # news came at once: the tasks are busy. Let the next ones gather a moment, so a flood
+                # of small tasks costs a few requests a second, not one per change.
+                pause = MIN_CYCLE_S - (now - last_news)
+                last_news = now
+                if pause > 0:
+                    self._wait(pause)
 
     def _apply(self, states) -> bool:
         changed = False
         with self._lock:
             for st in states:
                 task = self._by_id.get(st.id)
-                if task is None or task.done:
+                if task is None:
+                    if self._submitting or self._to_submit:  # news of a task whose id is still on its way
+                        self._early[st.id] = st
                     continue
-                if st.missing:
-                    self._final(task, TaskStatus(FAILED, TaskResult(False, error=f"the server does not know task "
-                                                                    f"{st.id} any more"), reason="lost"))
-                    changed = True
+                if task.done:
                     continue
-                task.version, task.log_seq = st.version, st.log_seq
-                lines = [(s, line) for s, line in st.log]
-                if st.retries > task.retries:
-                    lines.append(("stderr", f"[nodeflow: runner lost, task {st.id} queued again "
-                                            f"(retry {st.retries})]"))
-                    task.retries = st.retries
-                task.log.extend(lines)
-                state = _STATE.get(st.state, QUEUED)
-                host = st.host or st.runner
-                if state in _FINAL:
-                    res = self._result(st)
-                    self._final(task, TaskStatus(state, res, new_log=lines, reason=st.reason, host=host,
-                                                 job_id=f"task {st.id}", started_at=st.started_at))
-                    changed = True
-                elif state == RUNNING or lines:
-                    prev = self._changes.get(task.handle)
-                    new_log = (prev.new_log if prev is not None else []) + lines
-                    report = RUNNING if state == RUNNING else task.state
-                    self._changes[task.handle] = TaskStatus(report, new_log=new_log, host=host,
-                                                            job_id=f"task {st.id}", started_at=st.started_at)
-                    task.state = report
-                    changed = True
-                else:
-                    task.state = state
+                changed = self._apply_one(task, st) or changed
         return changed
+
+    def _apply_one(self, task: _Task, st) -> bool:
+        """One task's news (lock held); True when ``poll`` has something new."""
+        if st.missing:
+            self._final(task, TaskStatus(FAILED, TaskResult(False, error=f"the server does not know task "
+                                                            f"{st.id} any more"), reason="lost"))
+            return True
+        if st.version < task.version:
+            return False  # older news than we have (an early copy)
+        task.version, task.log_seq = st.version, st.log_seq
+        lines = [(s, line) for s, line in st.log]
+        if st.retries > task.retries:
+            lines.append(("stderr", f"[nodeflow: runner lost, task {st.id} queued again (retry {st.retries})]"))
+            task.retries = st.retries
+        task.log.extend(lines)
+        state = _STATE.get(st.state, QUEUED)
+        host = st.host or st.runner
+        if state in _FINAL:
+            self._final(task, TaskStatus(state, self._result(st), new_log=lines, reason=st.reason, host=host,
+                                         job_id=f"task {st.id}", started_at=st.started_at))
+            return True
+        if state == RUNNING or lines:
+            prev = self._changes.get(task.handle)
+            new_log = (prev.new_log if prev is not None else []) + lines
+            report = RUNNING if state == RUNNING else task.state
+            self._changes[task.handle] = TaskStatus(report, new_log=new_log, host=host, job_id=f"task {st.id}",
+                                                    started_at=st.started_at)
+            task.state = report
+            return True
+        task.state = state
+        return False
 
     @staticmethod
     def _result(st) -> TaskResult:

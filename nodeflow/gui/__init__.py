@@ -6,9 +6,11 @@ Who owns what:
   modified state and the undo stack; every edit; connection checks.
 * ``commands`` — undo commands; they change the model only, via the document.
 * ``canvas`` — ``Canvas``: NodeGraphQt showing the document, mapped by
-  uniquename; user gestures become document edits. ``ngview`` holds the
-  NodeGraphQt subclasses that make it a pure view, ``items`` the fast node,
-  port and pipe items.
+  uniquename; run states and problem highlights on the nodes.
+* ``gestures`` — what the user does in the viewer, turned into document edits.
+* ``ngview`` — the NodeGraphQt subclasses that make it a pure view.
+* ``items``, ``pipes``, ``overview``, ``style`` — the fast node, port and pipe
+  items, the far-zoom overview, colours and shared paint objects.
 * ``palette`` — the node tree with search, drag and Tab search.
 * ``properties`` — editors following terminal opts, plus per-node run settings.
 * ``run_controller`` — the engine on a worker thread, events to coalesced Qt signals.

@@ -16,9 +16,6 @@ from . import qtsetup
 
 def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
     qtsetup.apply()
-    # Runs execute on Python threads; a short GIL switch interval lets the GUI thread
-    # get the interpreter back quickly when it needs it (painting, event handling).
-    sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
     app = QtWidgets.QApplication.instance()
     if app is None:
         app = QtWidgets.QApplication(argv if argv is not None else sys.argv[:1])
@@ -34,10 +31,8 @@ def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
 def run(path: str | None = None, *, exec_loop: bool = True) -> int:
     app = make_app()
     from .main_window import MainWindow
-    from .theme import apply_theme
 
-    window = MainWindow()
-    apply_theme(app, window.config.app.theme)
+    window = MainWindow()  # applies the configured theme
     window.show()
     recovered = window.files.offer_recovery()
     if path and not recovered:

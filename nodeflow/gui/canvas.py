@@ -2,10 +2,10 @@
 
 ``Canvas`` owns the NodeGraphQt graph and its viewer and nothing else: it
 never changes the model. It listens to the document's announcements and
-updates the items (``items.py``); it turns what the user does in the viewer
-(drag a link, slice links, move nodes, drop from the palette, Tab search)
-into document edits, and shows a refused edit's reason through
-``status_message``.
+updates the items (``items.py``, ``pipes.py``, ``overview.py``), shows run
+states and highlights problems.
+
+What the user does in the viewer becomes document edits in ``gestures.py``.
 
 Views are mapped to model objects by uniquename (NodeGraphQt's ids change on
 every load): every ``FlowNode`` and its item carry ``uniquename``, every pipe
@@ -22,20 +22,14 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 
 from ..model import Node
-from .document import WorkflowDocument, is_drawn
-from .items import (DARK, IN, OUT, CanvasStyle, FlowNode, FlowNodeItem, FlowPipeItem, OverviewItem,
-                    format_duration, paints_for, short_value)
-
-#: below this zoom, a workflow with at least OVERVIEW_MIN_NODES nodes is drawn as an overview (items.OverviewItem)
-OVERVIEW_ZOOM = 0.3
-OVERVIEW_MIN_NODES = 150
+from .document import WorkflowDocument, is_drawn, short_dtype
+from .gestures import Gestures
+from .items import FlowNode, FlowNodeItem
+from .overview import FarZoom
+from .pipes import IN, OUT, FlowPipeItem
 from .ngview import FlowGraph
-from .palette import NODE_MIME, TabSearchPopup, path_from_mime
+from .style import DARK, CanvasStyle, Paints, format_duration, short_value
 
-
-def _short_dtype(dtype: str) -> str:
-    return dtype[8:-2] if dtype.startswith("<class '") and dtype.endswith("'>") else ("any" if dtype == "None"
-                                                                                         else dtype)
 
 
 class Canvas(QtCore.QObject):
@@ -57,29 +51,16 @@ class Canvas(QtCore.QObject):
         self.scene = self.graph.scene()
         self.viewer.pipe_factory = self._new_pipe
         self.style = style
-        self._paints = paints_for(style)
+        self._paints = Paints(style)
         self._apply_scene_style()
         self._nodes: dict[str, FlowNode] = {}
         self._pipes: dict[str, FlowPipeItem] = {}
         self._states: dict[str, tuple] = {}  # name -> (state, duration text, note) while a run is shown
         self._marked: set[str] = set()
         self._selection_pending = False
-        self._overview: OverviewItem | None = None
-        self._overview_on = False
-        self._overview_moved = False
-        self._search = TabSearchPopup(document.registry, self.viewer)
-        self._search.chosen.connect(self._on_search_chosen)
-        self._search_pos = QtCore.QPointF()
-
-        v = self.viewer
-        v.connection_changed.connect(self._on_connection_changed)
-        v.connection_sliced.connect(self._on_connection_sliced)
-        v.moved_nodes.connect(self._on_moved)
-        v.data_dropped.connect(self._on_dropped)
-        v.connection_refused.connect(self._on_refused)
-        v.tab_pressed.connect(self.show_search)
-        v.context_menu.connect(self._on_context_menu)
-        v.zoom_changed.connect(self._on_zoom)
+        self._selected_before: set[str] = set()
+        self.overview = FarZoom(self)
+        self.gestures = Gestures(self)
         self.graph.node_double_clicked.connect(lambda n: self.node_activated.emit(getattr(n, "uniquename", "")))
         self.scene.selectionChanged.connect(self._on_scene_selection)
 
@@ -105,7 +86,7 @@ class Canvas(QtCore.QObject):
 
     def set_style(self, style: CanvasStyle) -> None:
         self.style = style
-        self._paints = paints_for(style)
+        self._paints = Paints(style)
         self._apply_scene_style()
         self.rebuild()
 
@@ -130,9 +111,9 @@ class Canvas(QtCore.QObject):
             many = term.multiinput
             kind = "several links" if many else "one link"
             if term.is_input:
-                fnode._add_port(tname, IN, many, f"{tname}: {_short_dtype(term.dtype)} input ({kind})")
+                fnode._add_port(tname, IN, many, f"{tname}: {short_dtype(term.dtype)} input ({kind})")
             elif term.is_output:
-                fnode._add_port(tname, OUT, True, f"{tname}: {_short_dtype(term.dtype)} output")
+                fnode._add_port(tname, OUT, True, f"{tname}: {short_dtype(term.dtype)} output")
         item.layout()
         if unknown:
             item.setToolTip(f"{node.uniquename}: node type {node.type_name!r} is not installed; "
@@ -168,6 +149,9 @@ class Canvas(QtCore.QObject):
             im.connected_ports[src.id].append(c.input[1])
         if c.input[0] in self._marked and c.output[0] in self._marked:
             pipe.set_marked(True)
+        if self.overview.on:
+            pipe.setVisible(False)
+            self.overview.links_changed()
         self._pipes[conn_name] = pipe
         return pipe
 
@@ -191,9 +175,7 @@ class Canvas(QtCore.QObject):
             fnode._graph = None
         for pipe in self._pipes.values():
             pipe._input_port = pipe._output_port = None
-        if self._overview is not None:
-            self._overview.items = []
-        self._overview, self._overview_on = None, False
+        self.overview.clear()
         v = self.viewer
         keep = [v._LIVE_PIPE, v._SLICER_PIPE, v._cursor_text]
         for item in keep:
@@ -208,6 +190,7 @@ class Canvas(QtCore.QObject):
         self._pipes.clear()
         self._states.clear()
         self._marked.clear()
+        self._selected_before = set()
 
     def rebuild(self) -> None:
         """Draw the whole document afresh (open, new, revert)."""
@@ -228,11 +211,8 @@ class Canvas(QtCore.QObject):
                 self.scene.addItem(fnode.view)
         finally:
             self.scene.blockSignals(False)
-        self._overview = OverviewItem(self._paints)
-        self._overview.setVisible(False)
-        self.scene.addItem(self._overview)
+        self.overview.rebuilt()
         self.frame_all()
-        self._on_zoom(self.viewer.transform().m11())
         self.selection_changed.emit([])
 
     def _values_of(self, node: Node) -> dict[str, str]:
@@ -277,6 +257,7 @@ class Canvas(QtCore.QObject):
                 fnode = self._make_node(node)
                 fnode.view.set_values(self._values_of(node), set())
                 self.scene.addItem(fnode.view)
+        self.overview.nodes_added_or_removed()
 
     def _on_nodes_removed(self, names: list) -> None:
         for name in names:
@@ -292,6 +273,7 @@ class Canvas(QtCore.QObject):
             self._states.pop(name, None)
             if item.scene() is not None:
                 self.scene.removeItem(item)
+        self.overview.nodes_added_or_removed()
 
     def _on_connections_added(self, names: list) -> None:
         touched = set()
@@ -306,6 +288,8 @@ class Canvas(QtCore.QObject):
             self.refresh_node(n)
 
     def _on_connections_removed(self, names: list) -> None:
+        if self.overview.on:
+            self.overview.links_changed()
         for name in names:
             pipe = self._pipes.pop(name, None)
             if pipe is None:
@@ -334,8 +318,7 @@ class Canvas(QtCore.QObject):
         return (fnode.model.inputs if port.port_type == IN else fnode.model.outputs).get(port._name)
 
     def _on_nodes_moved(self, names: list) -> None:
-        self._overview_moved = True
-        QtCore.QTimer.singleShot(0, self._refresh_overview_rects)
+        self.overview.moved()
         wf = self.doc.workflow
         for name in names:
             fnode = self._nodes.get(name)
@@ -366,96 +349,16 @@ class Canvas(QtCore.QObject):
                         self._make_pipe(c.uniquename)
             self.refresh_node(name)
 
-    # -- viewer gestures → document edits ------------------------------------------
-    def _ends(self, p1, p2):
-        """(source end, target end) as (uniquename, terminal) from two port items, output first."""
-        out_p, in_p = (p1, p2) if p1.port_type == OUT else (p2, p1)
-        return ((getattr(out_p.node, "uniquename", ""), out_p._name), (getattr(in_p.node, "uniquename", ""), in_p._name),
-                out_p.port_type != in_p.port_type)
-
-    def _find_connection(self, src, dst, exclude=()) -> str | None:
-        for k, c in self.doc.workflow.connections.items():
-            if c.input == src and c.output == dst and k not in exclude:
-                return k
-        return None
-
-    def _on_connection_changed(self, disconnected: list, connected: list) -> None:
-        target = connected[0][1] if connected else None
-        remove: list[str] = []
-        involved: set[str] = set()
-        for p1, p2 in disconnected:
-            if target is not None and p1 is target:
-                continue  # NodeGraphQt's "replace the link into an occupied input": refused below instead
-            src, dst, ok = self._ends(p1, p2)
-            involved.update((src[0], dst[0]))
-            k = self._find_connection(src, dst, remove)
-            if k is not None:
-                remove.append(k)
-        add = []
-        reason = None
-        for p1, p2 in connected:
-            src, dst, ok = self._ends(p1, p2)
-            involved.update((src[0], dst[0]))
-            if not ok:
-                reason = self.doc.check_connection((p1.node.uniquename, p1._name), (p2.node.uniquename, p2._name))
-            add.append((src, dst))
-        if reason is None:
-            reason = self.doc.change_connections(remove, add)
-        if reason:
-            self.status_message.emit(f"Connection refused: {reason}")
-        self._sync_pipes(involved)
-
-    def _on_refused(self, start, end) -> None:
-        reason = self.doc.check_connection((start.node.uniquename, start._name), (end.node.uniquename, end._name))
-        if reason:
-            self.status_message.emit(f"Connection refused: {reason}")
-
-    def _on_connection_sliced(self, ports: list) -> None:
-        remove = []
-        for p1, p2 in ports:
-            src, dst, _ok = self._ends(p1, p2)
-            k = self._find_connection(src, dst, remove)
-            if k is not None:
-                remove.append(k)
-        self.doc.disconnect(remove)
-
-    def _on_moved(self, moved: dict) -> None:
-        self.doc.move_nodes({item.uniquename: item.xy_pos for item in moved if hasattr(item, "uniquename")})
-
-    def _on_dropped(self, mime, pos) -> None:
-        path = path_from_mime(mime)
-        if path is not None:
-            self.add_node_at(path, QtCore.QPointF(pos))
-            return
-        for url in mime.urls() if mime.hasUrls() else ():
-            if url.isLocalFile():
-                self.open_requested.emit(url.toLocalFile())
-                return
-
-    def _on_context_menu(self, global_pos, scene_pos) -> None:
-        name = None
-        for item in self.scene.items(scene_pos):
-            if isinstance(item, FlowNodeItem):
-                name = item.uniquename
-                if not item.isSelected():
-                    self.select([name])
-                break
-        self.context_menu_requested.emit(global_pos, scene_pos, name)
-
-    # -- adding nodes --------------------------------------------------------------
+    # -- adding nodes (the gestures are in gestures.py) ------------------------------------
     def add_node_at(self, path, scene_pos: QtCore.QPointF) -> str:
-        name = self.doc.add_node(tuple(path), (round(scene_pos.x()), round(scene_pos.y())))
-        self.select([name])
-        return name
+        return self.gestures.add_node_at(path, scene_pos)
 
     def show_search(self, viewport_pos: QtCore.QPoint | None = None) -> None:
-        if viewport_pos is None:
-            viewport_pos = self.viewer.viewport().rect().center()
-        self._search_pos = self.viewer.mapToScene(viewport_pos)
-        self._search.popup_at(self.viewer.viewport().mapToGlobal(viewport_pos))
+        self.gestures.show_search(viewport_pos)
 
-    def _on_search_chosen(self, path) -> None:
-        self.add_node_at(path, self._search_pos)
+    @property
+    def _search(self):
+        return self.gestures.search
 
     # -- selection and framing ---------------------------------------------------------
     def _on_scene_selection(self) -> None:
@@ -465,7 +368,10 @@ class Canvas(QtCore.QObject):
 
     def _emit_selection(self) -> None:
         self._selection_pending = False
-        self.selection_changed.emit(self.selected_names())
+        names = self.selected_names()
+        self.overview.nodes_changed(set(names) ^ self._selected_before)
+        self._selected_before = set(names)
+        self.selection_changed.emit(names)
 
     def selected_names(self) -> list[str]:
         return [i.uniquename for i in self.scene.selectedItems() if isinstance(i, FlowNodeItem)]
@@ -520,39 +426,13 @@ class Canvas(QtCore.QObject):
     def scene_center(self) -> QtCore.QPointF:
         return self.viewer.mapToScene(self.viewer.viewport().rect().center())
 
-    # -- overview (far zoom) ----------------------------------------------------------------
-    def _on_zoom(self, scale: float) -> None:
-        want = scale < OVERVIEW_ZOOM and len(self._nodes) >= OVERVIEW_MIN_NODES
-        if want != self._overview_on:
-            self.set_overview(want)
-
-    def set_overview(self, on: bool) -> None:
-        """Draw nodes as blocks in one item (on) or each by itself (off); nodes stay selectable."""
-        if self._overview is None:
-            return
-        self._overview_on = on
-        items = [f.view for f in self._nodes.values()]
-        for it in items:
-            it.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, on)
-        if on:
-            self._overview.set_items(items)
-        self._overview.setVisible(on)
-        if not on:
-            for it in items:
-                it.update()
-
-    def _refresh_overview_rects(self) -> None:
-        if self._overview_on and self._overview is not None and self._overview_moved:
-            self._overview.refresh_rects()
-        self._overview_moved = False
-
+    # -- far zoom (overview.py) -----------------------------------------------------------------
     @property
     def overview_on(self) -> bool:
-        return self._overview_on
+        return self.overview.on
 
-    def _overview_changed(self) -> None:
-        if self._overview_on and self._overview is not None:
-            self._overview.update()
+    def set_overview(self, on: bool) -> None:
+        self.overview.set_on(on)
 
     # -- run state and problems ------------------------------------------------------------
     def set_states(self, states: dict[str, tuple]) -> None:
@@ -562,14 +442,16 @@ class Canvas(QtCore.QObject):
             item = self.item(name)
             if item is not None:
                 item.set_state(state, format_duration(seconds), note or "")
-        self._overview_changed()
+        self.overview.nodes_changed(states)
 
     def clear_states(self) -> None:
-        for name in list(self._states):
+        names = list(self._states)
+        for name in names:
             item = self.item(name)
             if item is not None:
                 item.set_state(None)
         self._states.clear()
+        self.overview.nodes_changed(names)
 
     def state_of(self, name: str) -> str | None:
         st = self._states.get(name)
@@ -586,7 +468,9 @@ class Canvas(QtCore.QObject):
             item = self.item(n)
             if item is not None:
                 item.set_marked(True)
+        changed = self._marked ^ names
         self._marked = names
+        self.overview.nodes_changed(changed)
         wf = self.doc.workflow
         for k, pipe in self._pipes.items():
             c = wf.connections.get(k)

@@ -17,7 +17,7 @@ import os
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..model import Problem
-from .items import format_duration
+from .style import format_duration
 from .run_controller import NodeRunInfo, read_log_file
 
 

@@ -37,7 +37,8 @@ from .commands import ItemsCmd, MoveNodesCmd, SetNameCmd, SetSettingsCmd, SetVal
 FRAGMENT_MIME = "application/x-nodeflow-fragment"
 
 
-def _short(dtype: str) -> str:
+def short_dtype(dtype: str) -> str:
+    """``"<class 'float'>"`` → ``"float"``; ``"None"`` → ``"any"``."""
     return dtype[8:-2] if dtype.startswith("<class '") and dtype.endswith("'>") else ("any" if dtype == "None"
                                                                                          else dtype)
 
@@ -153,7 +154,7 @@ class WorkflowDocument(QtCore.QObject):
         if src[0] == dst[0]:
             return f"{src[0]} cannot be connected to itself"
         if not dtypes_compatible(s.dtype, d.dtype):
-            return f"type mismatch: {a} gives {_short(s.dtype)} but {b} takes {_short(d.dtype)}"
+            return f"type mismatch: {a} gives {short_dtype(s.dtype)} but {b} takes {short_dtype(d.dtype)}"
         removing = set(removing)
         if not d.multiinput:
             for c in wf.connections.values():

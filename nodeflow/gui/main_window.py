@@ -24,7 +24,7 @@ from .palette import NodePalette
 from .properties import PropertiesPanel
 from .resources import app_icon
 from .run_actions import RunActions
-from .run_controller import RunController
+from .run_controller import RunController, settle_heap
 from .settings_dialog import SettingsDialog, executor_choices
 from .theme import apply_theme, canvas_style
 
@@ -49,6 +49,9 @@ class MainWindow(QtWidgets.QMainWindow):
             registry = default_registry()
         self.registry = registry
         self.setWindowIcon(app_icon())
+        app = QtWidgets.QApplication.instance()
+        if app is not None:
+            apply_theme(app, config.app.theme)
         self.resize(1400, 880)
         self.setDockNestingEnabled(True)
 
@@ -134,9 +137,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_undo = self.doc.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcuts(QtGui.QKeySequence.keyBindings(K.Undo))
         self.act_undo.setIcon(self.style().standardIcon(SP.SP_ArrowBack))
+        self.act_undo.setIconText("Undo")  # the toolbar keeps a short label; the menu says what is undone
         self.act_redo = self.doc.undo_stack.createRedoAction(self, "&Redo")
         self.act_redo.setShortcuts([QtGui.QKeySequence("Ctrl+Shift+Z"), QtGui.QKeySequence("Ctrl+Y")])
         self.act_redo.setIcon(self.style().standardIcon(SP.SP_ArrowForward))
+        self.act_redo.setIconText("Redo")
         self.addActions([self.act_undo, self.act_redo])
         self.act_copy = self._action("&Copy", self.copy, QtGui.QKeySequence(K.Copy), canvas_only=True)
         self.act_paste = self._action("&Paste", self.paste, QtGui.QKeySequence(K.Paste), canvas_only=True)
@@ -147,8 +152,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_select_all = self._action("Select &All", self.canvas.select_all, QtGui.QKeySequence(K.SelectAll),
                                            canvas_only=True)
         self.act_add_node = self._action("Add &Node…", lambda: self.canvas.show_search(), "Ctrl+Space")
-        self.act_fit = self._action("Zoom to &Fit", self.canvas.frame_all, "F", SP.SP_TitleBarMaxButton,
-                                    canvas_only=True)
+        self.act_fit = self._action("Zoom to &Fit", self.canvas.frame_all, "F", canvas_only=True)
         self.act_fit_sel = self._action("Zoom to &Selection", self.canvas.frame_selection, "Shift+F",
                                         canvas_only=True)
         self.act_validate = self._action("&Validate", self.validate_now, "F7")
@@ -275,6 +279,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- selection ---------------------------------------------------------------------
     def _on_reset(self) -> None:
+        settle_heap()  # what the previous workflow left goes now, the new one is frozen (see settle_heap)
         self.problems.set_problems([])
         self._validate_timer.start(0)  # after the graph is shown
         self.log_panel.show_node(None, None)

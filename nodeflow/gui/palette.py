@@ -8,7 +8,7 @@ letters, Enter adds the node where the cursor was.
 """
 from __future__ import annotations
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 NODE_MIME = "application/x-nodeflow-node"
 _TEXT_PREFIX = "nodeflow-node:"

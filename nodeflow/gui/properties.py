@@ -22,7 +22,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..engine.settings import NodeSettings, SettingsError
 from ..model import Terminal
 from .document import WorkflowDocument
-from .items import short_value
+from .style import short_value
 
 INT_RANGE = (-(2 ** 31), 2 ** 31 - 1)
 FLOAT_RANGE = (-1e15, 1e15)
@@ -285,16 +285,19 @@ class PropertiesPanel(QtWidgets.QScrollArea):
         self._editors["__name__"] = name_edit
         lay.addLayout(form)
 
-        sources = {c.output[1]: c.input for c in self.doc.workflow.connections.values()
-                   if c.output[0] == node.uniquename}
+        sources: dict[str, list] = {}
+        for c in self.doc.workflow.connections.values():
+            if c.output[0] == node.uniquename:
+                sources.setdefault(c.output[1], []).append(f"{c.input[0]}.{c.input[1]}")
         values_box = QtWidgets.QGroupBox("Values")
         vform = QtWidgets.QFormLayout(values_box)
         outputs = []
         for tname, term in node.terminals.items():
             if term.is_input:
                 src = sources.get(tname)
-                if src is not None:
-                    lab = QtWidgets.QLabel(f"← {src[0]}.{src[1]}")
+                if src:
+                    lab = QtWidgets.QLabel("← " + ", ".join(src))
+                    lab.setWordWrap(True)
                     lab.setEnabled(False)
                     vform.addRow(tname, lab)
                     continue

@@ -15,8 +15,9 @@ import time
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .items import STATES
+from ..engine.settings import SettingsError, WorkflowSettings
 from .settings_dialog import fill_executor_combo
+from .style import STATES
 
 Btn = QtWidgets.QMessageBox.StandardButton
 
@@ -51,9 +52,20 @@ class RunProgress(QtWidgets.QWidget):
                 parts.append(f"{n} {key}")
         self.counts.setText(" · ".join(parts))
 
+    def set_running(self) -> None:
+        self.bar.setFormat("starting…")
+        self._show_state("running")
+
     def set_finished(self, state: str, seconds: float | None) -> None:
         took = f" in {seconds:.1f} s" if seconds is not None else ""
         self.bar.setFormat(f"{state}{took}")
+        self._show_state(state)
+
+    def _show_state(self, state: str | None) -> None:
+        """The bar's colour follows the run: green while all is well, red after a failure."""
+        self.bar.setProperty("state", state or "")
+        self.bar.style().unpolish(self.bar)
+        self.bar.style().polish(self.bar)
 
     def set_eta_text(self, text: str) -> None:
         self.eta.setText(text)
@@ -87,6 +99,8 @@ class RunActions(QtCore.QObject):
         self.act_rerun = act("Rerun &failed", SP.SP_BrowserReload, "Ctrl+F5", self.rerun_failed,
                              "Run again what failed or did not run in the last run, reusing what succeeded")
         self._t0: float | None = None
+        self._stale = False
+        window.doc.reset.connect(self._on_reset)
         r = self.run
         r.running_changed.connect(self._update_actions)
         r.states_changed.connect(self._on_states)
@@ -100,9 +114,20 @@ class RunActions(QtCore.QObject):
     def actions(self) -> list:
         return [self.act_run, self.act_run_selected, self.act_stop, self.act_rerun]
 
-    def refresh_executors(self) -> None:
-        current = self.executor.currentText() or self.w.config.app.default_executor
+    def refresh_executors(self, prefer: str | None = None) -> None:
+        current = prefer or self.executor.currentText() or self.w.config.app.default_executor
         fill_executor_combo(self.executor, self.w.config, current)
+
+    def _on_reset(self) -> None:
+        """Another workflow is shown: a run of the old one stops, and its own executor is preselected."""
+        if self.run.running:
+            self.run.stop()
+            self._stale = True  # what the stopped run still reports belongs to the old workflow
+        try:
+            own = WorkflowSettings.of(self.w.doc.workflow).executor
+        except SettingsError:
+            own = None
+        self.refresh_executors(prefer=own if own and own != "local" else self.w.config.app.default_executor)
 
     def _update_actions(self, running: bool) -> None:
         self.act_run.setEnabled(not running)
@@ -149,8 +174,10 @@ class RunActions(QtCore.QObject):
                 return False
             skip = True
         self.w.canvas.clear_states()
+        self._stale = False
         self._t0 = time.monotonic()
         self.progress.set_eta_text("")
+        self.progress.set_running()
         jobs = int(self.w.config.app.jobs) if self.w.config.app.jobs else None
         ok = self.run.start(wf, path=doc.path, executor=self.executor.currentText() or "local", jobs=jobs,
                             only=only, rerun_failed=rerun_failed, skip_unknown=skip)
@@ -166,6 +193,8 @@ class RunActions(QtCore.QObject):
 
     # -- what the run reports ------------------------------------------------------
     def _on_states(self, changed: dict) -> None:
+        if self._stale:
+            return
         states = {}
         canvas = self.w.canvas
         for name, info in changed.items():
@@ -182,6 +211,8 @@ class RunActions(QtCore.QObject):
             self.w.log_panel.show_node(sel, changed[sel])
 
     def _on_outputs(self, outputs: dict) -> None:
+        if self._stale:
+            return
         self.w.doc.store_results(outputs)
         fig = self.w.figure_panel
         for name, outs in outputs.items():
@@ -189,6 +220,11 @@ class RunActions(QtCore.QObject):
                 self.w.show_figure(name, reveal=False)
 
     def _on_finished(self, state: str) -> None:
+        if self._stale:
+            self.progress.set_finished(state, None)
+            self._update_actions(False)
+            self.w.show_message("The run of the previous workflow was stopped")
+            return
         took = time.monotonic() - self._t0 if self._t0 is not None else None
         self.progress.set_finished(state, took)
         self._update_actions(False)

@@ -10,6 +10,7 @@ on the GUI thread drains the queue at most ``REFRESH_HZ`` times a second,
 within a time budget, folds the events into one ``NodeRunInfo`` per node and
 emits coalesced signals — so a run of thousands of fast nodes never floods or
 freezes the window. ``stop`` calls ``Scheduler.cancel()`` (thread-safe).
+Garbage collection pauses are kept out of runs: see ``settle_heap``.
 
 Signals for the window and for later features (issue 7's timeline dock and
 ETA text can hang off ``event_received`` / ``events_received``, which carry
@@ -23,6 +24,7 @@ every ``RunEvent`` in order, on the GUI thread):
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import queue
@@ -41,6 +43,23 @@ REFRESH_HZ = 20
 DRAIN_BUDGET_S = 0.015  # events folded per refresh stop after this long; the rest wait for the next one
 DRAIN_MAX_EVENTS = 300  # …or after this many, so the window's own work per refresh stays small too
 LOG_LINES_KEPT = 5000  # per node
+AFTER_RUN_COLLECT_MS = 250  # the one full garbage collection, once a run is over
+
+
+def settle_heap() -> None:
+    """Collect garbage once, then freeze what is left out of the cyclic collector's reach.
+
+    A big workflow is hundreds of thousands of long-lived objects (model and
+    views). A full collection walking them stops every thread, the GUI's
+    too, for 0.1-0.5 s at moments nobody chooses. So the window does it at
+    moments it chooses — after opening a file, and after a run (the engine
+    keeps the collector quiet during a run, ``model.gcpause.quiet_gc``, and
+    unfreezes everything when it ends) — and freezes the survivors; objects
+    made later are collected as usual.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass
@@ -125,6 +144,9 @@ class RunController(QtCore.QObject):
         if self.running:
             return False
         snapshot = snapshot_workflow(workflow)
+        # out of the cyclic collector's reach what lives now (cheap; settle_heap collects after the run):
+        # a full collection while the worker builds its copy would stop this thread too
+        gc.freeze()
         self.nodes = {}
         self.progress = {}
         self.total = 0
@@ -169,6 +191,7 @@ class RunController(QtCore.QObject):
 
     def _work(self, snapshot: dict, opts: dict) -> None:
         from ..engine import PlanError, RunPlan, run_workflow
+        from ..model.gcpause import paused_gc
         from ..model.nodeworks import from_dict, to_dict
         from ..model.values import json_default
 
@@ -177,7 +200,8 @@ class RunController(QtCore.QObject):
         history = None
         try:
             # a deep, independent copy: the snapshot's values are shared with the GUI's model (read-only here)
-            wf = from_dict(json.loads(json.dumps(to_dict(snapshot), default=json_default)))
+            with paused_gc():  # many objects, no cycles: nothing for the collector to find
+                wf = from_dict(json.loads(json.dumps(to_dict(snapshot), default=json_default)))
             wf.source_path = opts["path"]
             plan = RunPlan.build(wf, self.registry, skip_unknown=opts["skip_unknown"], only=opts["only"])
             from ..config import load_config
@@ -186,7 +210,7 @@ class RunController(QtCore.QObject):
             config = self._config_loader() if self._config_loader else load_config()
             default = opts["executor"]
             executors = make_executors(executor_names(plan, default), config=config, registry=self.registry,
-                                       jobs=opts["jobs"] or plan.settings.jobs)
+                                       jobs=plan.settings.jobs or opts["jobs"])  # the workflow's own setting wins
             if self.history_path is not None:
                 from ..history.store import HistoryStore
 
@@ -280,6 +304,11 @@ class RunController(QtCore.QObject):
             self.last_run_id = self.run_id
         self.running_changed.emit(False)
         self.run_finished.emit(state or ("error" if error else "cancelled"))
+        QtCore.QTimer.singleShot(AFTER_RUN_COLLECT_MS, self._after_run)
+
+    def _after_run(self) -> None:
+        if not self.running:
+            settle_heap()
 
     def _apply(self, ev: RunEvent, changed: dict, logs: dict, outputs: dict) -> None:
         kind = ev.kind

@@ -12,7 +12,7 @@ import dataclasses
 import importlib
 import os
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtWidgets
 
 from ..config import Config
 from .theme import THEMES

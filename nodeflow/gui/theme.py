@@ -1,14 +1,14 @@
 """Themes: the application palette and style sheet, dark (default) or light.
 
 Fusion style with a QPalette, plus a short style sheet for the few things a
-palette does not reach. The canvas colours live in ``items.CanvasStyle``
+palette does not reach. The canvas colours live in ``style.CanvasStyle``
 (``DARK``/``LIGHT``); ``canvas_style(name)`` picks the one that matches.
 """
 from __future__ import annotations
 
 from PySide6 import QtGui, QtWidgets
 
-from .items import DARK, LIGHT, CanvasStyle
+from .style import DARK, LIGHT, CanvasStyle
 
 THEMES = ("dark", "light")
 
@@ -20,6 +20,8 @@ QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; color: 
 QStatusBar QLabel { padding: 0 6px; }
 QProgressBar { border: 1px solid #3a3e46; border-radius: 3px; text-align: center; height: 16px; }
 QProgressBar::chunk { background: #3c9a5f; border-radius: 2px; }
+QProgressBar[state="failed"]::chunk, QProgressBar[state="error"]::chunk { background: #c0453f; }
+QProgressBar[state="cancelled"]::chunk { background: #c77a2e; }
 """
 
 _LIGHT_SHEET = """
@@ -28,6 +30,8 @@ QGroupBox { border: 1px solid #c8ccd2; border-radius: 4px; margin-top: 14px; pad
 QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; color: #5a6270; }
 QProgressBar { border: 1px solid #c8ccd2; border-radius: 3px; text-align: center; height: 16px; }
 QProgressBar::chunk { background: #4caf72; border-radius: 2px; }
+QProgressBar[state="failed"]::chunk, QProgressBar[state="error"]::chunk { background: #d9534f; }
+QProgressBar[state="cancelled"]::chunk { background: #e0923f; }
 """
 
 

@@ -176,9 +176,10 @@ class ServerClient:
     def submit(self, client: str, tasks: list[TaskSubmit]) -> list[int]:
         return self._post_model("/tasks", SubmitRequest(client=client, tasks=tasks), SubmitResponse).ids
 
-    def task_status(self, client: str | None, watches: list[TaskWatch], wait_s: float = 0.0) -> StatusResponse:
-        return self._post_model("/tasks/status", StatusRequest(client=client, tasks=watches, wait_s=wait_s),
-                                StatusResponse, timeout=self.timeout + wait_s)
+    def task_status(self, client: str | None, watches: list[TaskWatch], wait_s: float = 0.0,
+                    since: int | None = None) -> StatusResponse:
+        req = StatusRequest(client=client, tasks=watches, wait_s=wait_s, since=since)
+        return self._post_model("/tasks/status", req, StatusResponse, timeout=self.timeout + wait_s)
 
     def cancel_tasks(self, ids: list[int]) -> list[int]:
         return self.request("POST", "/tasks/cancel", json=CancelRequest(ids=ids).model_dump())["cancelled"]
@@ -186,3 +187,28 @@ class ServerClient:
 
 def _params(**kw) -> dict:
     return {k: str(v) for k, v in kw.items() if v is not None}
+
+
+class HttpTaskService:
+    """The runner executor's ``TaskService`` over HTTP; one connection per thread that uses it."""
+
+    def __init__(self, client):
+        self._send = client
+        self._watch = client.clone()
+
+    def submit(self, client: str, tasks: list) -> list[int]:
+        return self._send.submit(client, tasks)
+
+    def changes(self, client: str, since: int, wait_s: float) -> tuple[list, int]:
+        r = self._watch.task_status(client, [], wait_s, since=since)
+        return r.tasks, (since if r.cursor is None else r.cursor)
+
+    def status(self, client: str, watches: list, wait_s: float) -> list:
+        return self._watch.task_status(client, watches, wait_s).tasks
+
+    def cancel(self, ids: list[int]) -> None:
+        self._send.cancel_tasks(ids)
+
+    def close(self) -> None:
+        self._send.close()
+        self._watch.close()

@@ -323,8 +323,11 @@ class TaskWatch(Model):
 
 
 class StatusRequest(Model):
+    """Either ``tasks`` (the versions you know of each; only changed ones come back) or, with
+    ``client`` and ``since``, cursor mode: every task of that client changed after ``since``."""
     client: Annotated[str, StringConstraints(max_length=64)] | None = None
-    tasks: list[TaskWatch] = Field(max_length=20000)
+    tasks: list[TaskWatch] = Field(default_factory=list, max_length=20000)
+    since: Count | None = None
     wait_s: float = Field(0.0, ge=0.0, le=60.0)
 
 
@@ -349,6 +352,7 @@ class TaskState(Model):
 
 class StatusResponse(Model):
     tasks: list[TaskState]
+    cursor: int | None = None  # cursor mode: pass as ``since`` next time
 
 
 class CancelRequest(Model):

@@ -77,8 +77,8 @@ def make_window(qtbot, tmp_path, home, dialogs):
         w = MainWindow(config=cfg, history_path=tmp_path / "history.sqlite", runs_dir=tmp_path / "runs", **kw)
         qtbot.addWidget(w)
         w.resize(1400, 880)
-        w.show()
-        qtbot.waitExposed(w)
+        with qtbot.waitExposed(w):
+            w.show()
         made.append(w)
         return w
 

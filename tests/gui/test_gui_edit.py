@@ -9,7 +9,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtTest import QTest
 
 import nodeflow
-from nodeflow.gui.palette import mime_for
 from nodeflow.model import dumps
 
 pytestmark = pytest.mark.gui
@@ -30,8 +29,9 @@ def add_by_double_click(window, qtbot, path):
     tree = window.palette.tree
     tree.scrollToItem(leaf)
     rect = tree.visualItemRect(leaf)
-    QTest.mouseDClick(tree.viewport(), QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier,
-                      rect.center())
+    args = (tree.viewport(), QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, rect.center())
+    QTest.mouseClick(*args)
+    QTest.mouseDClick(*args)
     return window.canvas.selected_names()[0]
 
 
@@ -147,7 +147,7 @@ def test_undo_of_delete_gives_back_the_same_file(window, example, tmp_path):
     (("string", "string"), ("power", "base"), "type mismatch"),
     (("float.0", "float"), ("power", "base"), "takes one connection"),
     (("power", "result"), ("power", "exponent"), "cannot be connected to itself"),
-    (("subtract", "result"), ("power", "exponent"), "cycle"),
+    (("subtract", "result"), ("multiply", "input"), "cycle"),
     (("float", "float"), ("float.0", "float"), "wrong direction"),
     (("power", "base"), ("root", "radicand"), "wrong direction"),
 ])
@@ -164,14 +164,15 @@ def test_forbidden_connections_are_refused_with_the_reason(window, example, src,
     assert not window.isWindowModified()
 
 
-def test_rerouting_a_link_by_dragging_its_end(window, example):
+def test_dragging_from_a_connected_input_picks_a_new_source(window, example):
     window.files.open_path(example("arithmetic.nc"))
-    window.doc.add_node(("math", "Negate"), (700, 600))
-    # drag the link off power.base onto negate.input: one step, undoable
-    drag(window, ("power", "base"), ("negate", "input"))
-    assert (("float", "float"), ("negate", "input")) in connections(window)
-    assert not any(c[1] == ("power", "base") for c in connections(window))
+    count = window.doc.undo_stack.count()
+    # NodeGraphQt: pressing on a connected single input lifts its link; dropping on an output re-links it
+    drag(window, ("power", "base"), ("float.1", "float"))
+    assert (("float.1", "float"), ("power", "base")) in connections(window)
+    assert (("float", "float"), ("power", "base")) not in connections(window)
     assert drawn_connections(window) == connections(window)
+    assert window.doc.undo_stack.count() == count + 1  # one step
     window.doc.undo_stack.undo()
     assert (("float", "float"), ("power", "base")) in connections(window)
     assert drawn_connections(window) == connections(window)
@@ -191,6 +192,26 @@ def test_dragging_a_link_into_empty_space_disconnects(window, example):
     QTest.mouseRelease(vp, LEFT, NOMOD, a + QtCore.QPoint(-150, -150))
     assert not any(c[1] == ("power", "base") for c in connections(window))
     assert drawn_connections(window) == connections(window)
+
+
+def test_keyboard_delete_and_undo_on_the_canvas(window, qtbot, example):
+    window.files.open_path(example("arithmetic.nc"))
+    viewer = window.canvas.viewer
+    viewer.setFocus()
+    window.canvas.select(["root"])
+    QTest.keyClick(viewer, QtCore.Qt.Key.Key_Delete)
+    assert "root" not in window.doc.workflow.nodes
+    QTest.keyClick(viewer, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert "root" in window.doc.workflow.nodes and "root" in window.canvas.node_names()
+    QTest.keyClick(viewer, QtCore.Qt.Key.Key_A, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert len(window.canvas.selected_names()) == 7
+    # in a text field the same keys edit the text, not the workflow
+    window.canvas.select(["float"])
+    qtbot.waitUntil(lambda: window.properties.name == "float")
+    name_edit = window.properties.editor("__name__")
+    name_edit.setFocus()
+    QTest.keyClick(name_edit, QtCore.Qt.Key.Key_Delete)
+    assert "float" in window.doc.workflow.nodes
 
 
 def test_copy_paste_duplicate_select_all(window, example):
@@ -240,7 +261,10 @@ def test_properties_widgets_follow_terminal_opts(window, qtbot):
     qtbot.waitUntil(lambda: window.properties.name == "linspace")
     assert window.properties.editor("num").minimum() == 0
     # file browse, JSON-ish args, checkbox
-    window.canvas.select(["read text"]) if "read text" in doc.workflow.nodes else None
+    window.canvas.select(["read text"])
+    qtbot.waitUntil(lambda: window.properties.name == "read text")
+    browse = window.properties.editor("path")
+    assert browse.browsetype == "file" and browse.button.text() == "…"
     window.canvas.select(["command"])
     qtbot.waitUntil(lambda: window.properties.name == "command")
     args = window.properties.editor("args")
@@ -308,3 +332,15 @@ def test_revert_and_recent_files(window, example, dialogs):
     assert window.files.recent_files()[0] == path
     window._fill_recent()
     assert path in [a.text() for a in window.recent_menu.actions()]
+
+
+def test_palette_search_filters_and_enter_adds(window, qtbot):
+    pal = window.palette
+    assert ("nodeflow", "Workflow Settings") not in pal.visible_paths()  # hidden types are not offered
+    QTest.keyClicks(pal.search, "pow")
+    assert pal.visible_paths() == [("math", "Power")]
+    QTest.keyClick(pal.search, QtCore.Qt.Key.Key_Return)
+    assert list(window.doc.workflow.nodes) == ["power"]
+    assert window.canvas.selected_names() == ["power"]
+    pal.search.clear()
+    assert len(pal.visible_paths()) > 20

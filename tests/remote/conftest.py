@@ -67,13 +67,16 @@ class ServerProc:
             self.proc.send_signal(sig)
             self.proc.wait(10)
 
+    def _db_args(self) -> list[str]:
+        return ["--db", self.extra[self.extra.index("--db") + 1]] if "--db" in self.extra else []
+
     def add_user(self, name: str, admin: bool = False) -> str:
-        argv = [PY, "-m", "nodeflow.cli", "server", "add-user", name, "--data", str(self.data)]
+        argv = [PY, "-m", "nodeflow.cli", "server", "add-user", name, "--data", str(self.data), *self._db_args()]
         out = subprocess.run(argv + (["--admin"] if admin else []), capture_output=True, text=True, check=True)
         return out.stdout.strip()
 
     def add_token(self, user: str, runner: bool = False) -> str:
-        argv = [PY, "-m", "nodeflow.cli", "server", "add-token", user, "--data", str(self.data)]
+        argv = [PY, "-m", "nodeflow.cli", "server", "add-token", user, "--data", str(self.data), *self._db_args()]
         out = subprocess.run(argv + (["--runner"] if runner else []), capture_output=True, text=True, check=True)
         return out.stdout.strip()
 
@@ -149,11 +152,13 @@ def tagged_workflow() -> Workflow:
     return wf
 
 
-def counting_command(wf: Workflow, name: str, counter: Path, seconds: float, tags=(), upstream: str | None = None):
+def counting_command(wf: Workflow, name: str, counter: Path, seconds: float, tags=(), upstream: str | None = None,
+                     executor: str | None = "runner:test"):
     """A command node appending 'start' at once and 'done' after ``seconds`` to ``counter``."""
     code = ("import sys, time; f = sys.argv[1]; open(f, 'a').write('start\\n'); time.sleep(float(sys.argv[2])); "
             "open(f, 'a').write('done\\n'); print('slept', sys.argv[2])")
-    n = node(wf, ("shell", "Command"), name, tags, command=PY, args=["-c", code, str(counter), str(seconds)])
+    n = node(wf, ("shell", "Command"), name, tags, executor=executor, command=PY,
+             args=["-c", code, str(counter), str(seconds)])
     if upstream:
         wf.connect((upstream, "stdout"), (name, "after"))  # order only
     return n

@@ -10,7 +10,7 @@ import time
 from nodeflow.engine import EventCollector, EventKind, RunState, run_workflow
 from nodeflow.model import Workflow
 
-from .conftest import RunnerProc, ServerProc, counting_command, runner_executor, wait_until
+from .conftest import RunnerProc, ServerProc, counting_command, runner_executor, wait_until, workflow_text
 
 
 def _run_in_thread(wf, ex, tmp_path, events=None):
@@ -127,4 +127,38 @@ def test_sigterm_drains_a_runner(tmp_path):
         ex.close()
         assert out["result"].state == RunState.CANCELLED
     finally:
+        srv.kill()
+
+
+def test_a_server_run_goes_on_after_a_server_restart(tmp_path):
+    """The server dies mid-run of its own run; the next server process re-attaches to it (same run,
+    done nodes reused, queued tasks taken over by their keys) and finishes it: each node runs once."""
+    srv = ServerProc(tmp_path / "data", "--lease-timeout", "6", "--heartbeat", "0.5").start()
+    runner = None
+    try:
+        token = srv.add_user("u", admin=True)
+        runner = RunnerProc(srv, token, tmp_path, "r", "", 1, "--backoff-max", "1").start()
+        counters = [tmp_path / f"count{i}" for i in range(3)]
+        wf = Workflow()
+        prev = None
+        for i, c in enumerate(counters):
+            counting_command(wf, f"c{i}", c, 1.0, upstream=prev, executor=None)
+            prev = f"c{i}"
+        with srv.client(token) as c:
+            c.publish("chain", workflow_text(wf), "three in a row")
+            run_id = c.execute("chain")["run_id"]
+        wait_until(lambda: _lines(counters[0]) == ["start", "done"], 20, what="the first node")
+        srv.kill()
+        time.sleep(1.0)
+        srv.start()
+        with srv.client(token) as c:
+            info = wait_until(lambda: (lambda r: r if r["state"] in ("succeeded", "failed", "cancelled") else None)(
+                c.run(run_id)), 40, what="the resumed run")
+        assert info["state"] == "succeeded", info
+        assert info["nodes"] == {"c0": "succeeded", "c1": "succeeded", "c2": "succeeded"}
+        for c in counters:
+            assert _lines(c) == ["start", "done"], c
+    finally:
+        if runner is not None:
+            runner.stop()
         srv.kill()

@@ -3,6 +3,7 @@ tag matching, batch leases, at most one lease, expiry and retries, stale
 results, cancel at the next heartbeat, idempotent submits, limits and 4xx."""
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -12,9 +13,22 @@ from fastapi.testclient import TestClient
 from nodeflow.remote.server import create_app
 
 
-@pytest.fixture
-def api(tmp_path):
-    app = create_app(tmp_path / "data", lease_timeout_s=1.0, max_retries=1, max_body_bytes=200_000,
+PG_URL = os.environ.get("NODEFLOW_TEST_PG_URL")  # e.g. postgresql+psycopg://nf:nf@127.0.0.1/nodeflow
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def api(request, tmp_path):
+    db_url = None
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("set NODEFLOW_TEST_PG_URL to run these against PostgreSQL")
+        from nodeflow.remote.server.db import Database, metadata
+
+        db = Database(PG_URL)
+        metadata.drop_all(db.engine)
+        db.close()
+        db_url = PG_URL
+    app = create_app(tmp_path / "data", db_url, lease_timeout_s=1.0, max_retries=1, max_body_bytes=200_000,
                      run_timers=False)
     with TestClient(app) as client:
         state = app.state.server

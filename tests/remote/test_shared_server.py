@@ -144,6 +144,26 @@ def test_server_side_run_finishes_after_the_submitting_client_is_gone(shared, tm
         assert "12.0" in logs
 
 
+def test_a_server_run_can_be_watched_and_cancelled(shared):
+    wf = Workflow()
+    node(wf, ("types", "Float"), "quick", ["a"], executor=None, float=1.0)
+    node(wf, ("types", "Float"), "stuck", ["no-runner-has-this"], executor=None, float=2.0)
+    with shared.server.client(shared.alice) as c:
+        c.publish("stuck", workflow_text(wf), "one node can never run")
+        run_id = c.execute("stuck")["run_id"]
+        seen, after = [], 0
+        while not any(e["kind"] == "node_succeeded" and e["node"] == "quick" for e in seen):
+            ev = c.run_events(run_id, after, wait_s=5)  # a long-poll: returns when there is news
+            seen += ev["events"]
+            after = ev["next"]
+        assert c.run(run_id)["state"] == "running"
+        c.cancel_run(run_id)
+        info = wait_until(lambda: (lambda r: r if r["state"] != "running" else None)(c.run(run_id)), 15,
+                          what="the cancel")
+        assert info["state"] == "cancelled" and info["nodes"]["quick"] == "succeeded"
+        assert not c.request("GET", "/queue")["tag_sets"].get("no-runner-has-this")
+
+
 def test_a_timer_fires_runs_and_can_be_paused_and_deleted(shared, tmp_path):
     wf = Workflow()
     node(wf, ("types", "Float"), "x", ["a"], executor=None, float=2.0)
@@ -209,6 +229,7 @@ def test_cli_login_push_pull_runners_and_run_on_runners(shared, tmp_path):
     assert (tmp_path / "back.nc").read_bytes() == (tmp_path / "cli-flow.nc").read_bytes()
     again = cli("pull", "cli-flow", "-o", "back.nc", check=False)
     assert again.returncode == 2 and "exists" in again.stderr
+    assert "ID" in cli("server", "timers", "list").stdout
     listing = cli("runners").stdout
     assert "ra" in listing and "rb" in listing and "b,linux" in listing
     res = cli("run", "cli-flow.nc", "--executor", "runner:test", "--results", "res.json", "--no-history",
@@ -224,3 +245,53 @@ def test_cli_login_push_pull_runners_and_run_on_runners(shared, tmp_path):
 def test_cli_runner_token_not_on_the_command_line(shared):
     cmdline = open(f"/proc/{shared.ra.proc.pid}/cmdline", "rb").read().decode()
     assert shared.runner_token not in cmdline
+
+
+def test_subworkflow_from_the_server_at_a_version(shared, tmp_path):
+    """A parent on the desktop uses server:NAME@VERSION; the exact committed version is inlined."""
+    from nodeflow.library import builtin_registry
+    from nodeflow.library.builtins.workflow_nodes import SUBWORKFLOW_PATH
+    from nodeflow.model import Terminal
+
+    reg = builtin_registry()
+    child = Workflow()
+    for path, name, values in ((("nodeflow", "Workflow Input"), "in", {"name": "x", "value": 1.0}),
+                               (("math", "Power"), "p", {"exponent": 2.0}),
+                               (("nodeflow", "Workflow Output"), "out", {"name": "y"})):
+        n = reg.create_node(path, child)
+        n.uniquename = name
+        child.add_node(n)
+        for k, v in values.items():
+            n.terminals[k].value = v
+    child.connect(("in", "output"), ("p", "base"))
+    child.connect(("p", "result"), ("out", "value"))
+    home = _login(shared, tmp_path)
+    env = {**os.environ, "NODEFLOW_HOME": str(home)}
+    save(child, tmp_path / "square.nc")
+    subprocess.run([PY, "-m", "nodeflow.cli", "push", "square.nc", "-m", "square"], env=env, check=True,
+                   cwd=tmp_path, capture_output=True)
+    child.nodes["p"].terminals["exponent"].value = 3.0  # version 2 cubes
+    save(child, tmp_path / "square.nc")
+    subprocess.run([PY, "-m", "nodeflow.cli", "push", "square.nc", "-m", "cube"], env=env, check=True,
+                   cwd=tmp_path, capture_output=True)
+
+    parent = Workflow()
+    for ref, name in (("server:test/square@1", "v1"), ("server:square", "latest")):
+        s = reg.create_node(SUBWORKFLOW_PATH, parent)
+        s.uniquename = name
+        parent.add_node(s)
+        s.terminals["workflow"].value = ref
+        s.terminals["x"] = Terminal(4.0, False, {"in": True, "out": False, "dtype": "None"})
+        s.terminals["y"] = Terminal(None, False, {"in": False, "out": True, "dtype": "None"})
+    save(parent, tmp_path / "parent.nc")
+    p = subprocess.run([PY, "-m", "nodeflow.cli", "run", "parent.nc", "--results", "r.json", "-q", "--no-history"],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    nodes = json.loads((tmp_path / "r.json").read_text())["nodes"]
+    assert nodes["v1/p"]["outputs"]["result"] == 16.0
+    assert nodes["latest/p"]["outputs"]["result"] == 64.0
+    parent.nodes["v1"].terminals["workflow"].value = "server:test/no-such@1"
+    save(parent, tmp_path / "parent.nc")
+    p = subprocess.run([PY, "-m", "nodeflow.cli", "run", "parent.nc", "-q", "--no-history"], env=env,
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "no-such" in p.stderr

@@ -70,6 +70,30 @@ def _restore(changed: list[tuple[Path, int]]) -> None:
             pass
 
 
+def job_slots_left() -> tuple[int, int]:
+    """(jobs slurmctld holds now, MaxJobCount): finished jobs stay MinJobAge seconds and count too."""
+    conf = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True).stdout
+    limit = next((int(line.split("=")[1]) for line in conf.splitlines() if line.startswith("MaxJobCount")), 10000)
+    held = len(subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i"], capture_output=True, text=True).stdout.split())
+    return held, limit
+
+
+def wait_for_job_slots(needed: int, patience_s: float = 120.0) -> None:
+    """sbatch sleeps and retries for minutes when slurmctld is full: say so instead of hanging."""
+    import time
+
+    end = time.monotonic() + patience_s
+    while True:
+        held, limit = job_slots_left()
+        if limit - held >= needed or time.monotonic() > end:
+            break
+        time.sleep(5)
+    if limit - held < needed:
+        raise RuntimeError(f"slurmctld holds {held} jobs of its MaxJobCount={limit}; finished jobs stay for "
+                           f"MinJobAge (see {_slurm_env.UP_SCRIPT.name}) before their slots free up. These tests "
+                           f"need {needed} slots: wait a while, or restart the test cluster.")
+
+
 @pytest.fixture(scope="session")
 def slurm_env(tmp_path_factory):
     ok, why = _slurm_env.can_run()
@@ -79,11 +103,14 @@ def slurm_env(tmp_path_factory):
     env = _slurm_env.bring_up(state)
     changed = []
     try:
+        wait_for_job_slots(100)
         changed = _grant_search(env["ssh_user"])
         env["test_workdir"] = f"{env['remote_workdir']}/nodeflow-tests/{uuid.uuid4().hex[:8]}"
         yield env
     finally:
         _restore(changed)
+        subprocess.run(["runuser", "-u", env["ssh_user"], "--", "rm", "-rf", env.get("test_workdir", "/nonexistent")],
+                       cwd="/", capture_output=True)
         _slurm_env.tear_down(state)
 
 

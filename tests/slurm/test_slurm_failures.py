@@ -199,3 +199,54 @@ def test_a_killed_nodeflow_is_finished_by_attach_without_submitting_twice(slurm_
     assert len(states) == 5 and set(states.values()) == {"COMPLETED"}, states  # one job per node, ever
     with HistoryStore(history) as store:
         assert {j["node"] for j in store.jobs(run_id)} == {"a", "b", "f", "root", "c"}
+
+
+def test_a_submission_cut_off_by_a_timeout_is_settled_without_submitting_twice(slurm_env, tmp_path):
+    """sbatch can sleep for minutes when slurmctld is full; the submit script outlives our timeout."""
+    import slurm_env as env_mod
+
+    from nodeflow.executors.slurm import SlurmExecutor, SlurmProfile, SSHTransport
+    from nodeflow.executors.slurm.errors import CommandTimeout
+
+    class CutOff(SSHTransport):
+        def __init__(self, profile):
+            super().__init__(profile)
+            self.thread = None
+
+        def run(self, script, *, timeout=None):
+            if "nf_submit" not in script or self.thread is not None:
+                return super().run(script, timeout=timeout)
+
+            def slow_script():  # the same script, started for real, slowed down while it holds the lock
+                client = env_mod.ssh_client(slurm_env)
+                stdin, out, _ = client.exec_command("/bin/sh -s")
+                stdin.write(script.replace("nf_run=", "sleep 3\nnf_run=", 1))
+                stdin.channel.shutdown_write()
+                out.read()
+                client.close()
+
+            self.thread = threading.Thread(target=slow_script, daemon=True)
+            self.thread.start()
+            time.sleep(1.0)
+            raise CommandTimeout("a command took longer than 1 s (simulated)")
+
+    profile = SlurmProfile.from_dict("test", profile_dict(slurm_env))
+    ex = SlurmExecutor(profile, transport=CutOff(profile))
+    reg = builtin_registry()
+    wf = Workflow()
+    for n in ("x", "y", "z"):
+        on(add(wf, reg, ("shell", "Command"), n, command="printf", args=[n]))
+    on(add(wf, reg, ("shell", "Command"), "join", command="echo"))
+    for n in ("x", "y", "z"):
+        wf.connect((n, "stdout"), ("join", "args"))
+    ev = EventCollector()
+    try:
+        res = run_workflow(wf, registry=reg, executors={"slurm:test": ex}, observers=[ev], runs_dir=tmp_path / "r")
+    finally:
+        ex.close()
+    assert res.state == RunState.SUCCEEDED, {n: r.error for n, r in res.nodes.items()}
+    assert res.nodes["join"].outputs["stdout"] == "x y z\n"
+    assert ex.stats["unresolved"] == 3 and ex.stats["resolved"] == 3
+    assert not ev.of(EventKind.NODE_SUBMITTED, "x")  # no job id when submit() returned: not journaled
+    states = squeue_states(slurm_env, res.run_id)
+    assert len(states) == 4 and set(states.values()) == {"COMPLETED"}

@@ -23,7 +23,7 @@ from nodeflow.executors.slurm.script import (SubmitEntry, parse_submit_output, r
                                              render_submit_script, worker_argv)
 from nodeflow.executors.slurm.status import (Backoff, decide, parse_poll_output, parse_squeue_lines,
                                              parse_status_file, render_poll_script)
-from nodeflow.executors.slurm.errors import TransportError
+from nodeflow.executors.slurm.errors import CommandTimeout, TransportError
 from nodeflow.executors.slurm.transport import Completed, Transport
 
 NASTY = ["it's", 'say "hi"', "$HOME", "`id`", "$(id)", "a;b", "c && d", "x|y", "*", "-n", "back\\slash",
@@ -166,22 +166,34 @@ def test_submit_script_submits_then_adopts_on_a_second_try(tmp_path):
 
 # ------------------------------------------------------------------------------- status
 
-def test_poll_script_and_recorded_output():
-    script = render_poll_script(["r2", "r1"], ["/w/r1/a b/status.json"], ["12"])
+def test_poll_script_and_recorded_output(tmp_path):
+    script = render_poll_script(["r2", "r1"], ["/w/r1/a b/stdout.txt"], ["/w/r1/a b/status.json"], ["12"])
     assert "squeue -h -r -t all --name=r1,r2 -o '%i|%T|%N|%r'" in script
-    assert script.count("squeue") == 1 and "scancel 12" in script and "'/w/r1/a b/status.json'" in script
+    assert script.count("squeue") == 1 and "scancel 12" in script and "'/w/r1/a b/stdout.txt'" in script
     out = ("@scancel 0\n"
            "12|CANCELLED|vm|None\n13|RUNNING|vm|None\n14_3|PENDING||Priority\n15|COMPLETING|vm|None\n"
            "@queue 0\n"
-           "41|/w/r1/a b/status.json\n0|/w/r1/a b/stderr.txt\n@end\n")
+           "41|/w/r1/a b/stdout.txt\n0|/w/r1/a b/stderr.txt\n"
+           '@status 0 {"exit_code": 0, "started_at": 1.0, "finished_at": 2.0, "signal": ""}\n@end\n')
     snap = parse_poll_output(out)
     assert snap.complete and snap.jobs == {"12": ("CANCELLED", "vm", "None"), "13": ("RUNNING", "vm", "None"),
                                            "14_3": ("PENDING", "", "Priority"), "15": ("COMPLETING", "vm", "None")}
-    assert snap.sizes == {"/w/r1/a b/status.json": 41, "/w/r1/a b/stderr.txt": 0}
+    assert snap.sizes == {"/w/r1/a b/stdout.txt": 41, "/w/r1/a b/stderr.txt": 0}
+    assert parse_status_file(snap.statuses[0])["finished_at"] == 2.0
     bad = parse_poll_output("@queue 1\n@end\n", "squeue: error: Invalid user\n")
     assert bad.jobs is None and bad.squeue_error == "squeue: error: Invalid user"
     assert parse_poll_output("13|RUNNING|vm|None\n").complete is False  # cut off: trust nothing
     assert parse_squeue_lines(["7|CANCELLED+|n1|None"]) == {"7": ("CANCELLED", "n1", "None")}
+    # the script itself, run by sh without Slurm: statuses are read by the shell, missing ones skipped
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "status.json").write_text('{"exit_code": 3}\n')
+    (tmp_path / "a" / "stdout.txt").write_text("hello\n")
+    script = render_poll_script(["r"], [str(tmp_path / "a" / "stdout.txt"), str(tmp_path / "b" / "stdout.txt")],
+                                [str(tmp_path / "b" / "status.json"), str(tmp_path / "a" / "status.json")],
+                                squeue=False)
+    snap = parse_poll_output(subprocess.run(["/bin/sh", "-s"], input=script, capture_output=True, text=True).stdout)
+    assert snap.complete and snap.jobs is None
+    assert snap.statuses == {1: '{"exit_code": 3}'} and snap.sizes == {str(tmp_path / "a" / "stdout.txt"): 6}
 
 
 def test_status_file_parsing():
@@ -246,9 +258,29 @@ class FakeCluster(Transport):
         self.jobs: dict[str, str] = {}
         self.squeue_per_run: list[int] = []
         self.next_id = 1000
+        self.time_out_submits = False
+        self.remote_files: dict[str, str] = {}  # what a cut-off submit script left: jobid / sbatch.failed
+        self.locked = True
 
     def run(self, script, *, timeout=None):
+        import re
+
         self.counts["run"] += 1
+        if "nf_submit" in script and self.time_out_submits:
+            raise CommandTimeout("a command took longer than 1 s")
+        if "@jobid" in script:  # a poll asking about cut-off submissions
+            out = ""
+            if self.locked is False:
+                out += "".join(f"@unlocked {k}\n" for k in range(script.count("@unlocked")))
+            for m in re.finditer(r"if \[ -s (\S+) \] && IFS= read -r nf_l < \S+; then printf '@jobid (\d+) "
+                                 r"%s\\n' \"\$nf_l\"; elif \[ -s (\S+) \]", script):
+                jobid, idx, failed = m.groups()
+                if jobid in self.remote_files:
+                    out += f"@jobid {idx} {self.remote_files[jobid]}\n"
+                elif failed in self.remote_files:
+                    out += f"@sbfail {idx} {self.remote_files[failed]}\n"
+            rows = "".join(f"{j}|{s}|n1|None\n" for j, s in self.jobs.items())
+            return Completed(0, rows + "@queue 0\n" + out + "@end\n", "")
         if "nf_submit" in script:
             lines = []
             for line in script.splitlines():
@@ -299,6 +331,35 @@ def test_one_squeue_per_poll_cycle_whatever_the_number_of_jobs(tmp_path):
         intervals.append(ex._backoff.current)
     assert intervals == [0.1, 0.2, 0.4, 0.4]
     assert fake.squeue_per_run == [1] * 5 and ex.stats["polls"] == ex.stats["squeue"] == 5
+
+
+def test_a_cut_off_submission_is_settled_from_what_it_left_never_guessed(tmp_path):
+    p = prof(poll_min_s=0.05, poll_cap_s=0.2)
+    fake = FakeCluster(p)
+    ex = SlurmExecutor(p, transport=fake)
+    specs = [TaskSpec("run1", n, ("shell", "Command"), "command", argv=["true"], workdir=str(tmp_path / n))
+             for n in ("a", "b", "c", "d")]
+    fake.time_out_submits = True  # sbatch sleeping and retrying: slurmctld is full
+    handles = ex.submit(specs)
+    assert [h.job_id for h in handles] == [None] * 4 and all(h.unresolved for h in handles)
+    assert all(ex.journal_record(h) is None for h in handles) and ex.stats["unresolved"] == 4
+    time.sleep(ex.poll_interval())
+    assert ex.poll(handles) == {}  # nothing known yet: nobody is failed on a guess
+    w = "/home/me/nodeflow-runs/run1"
+    fake.remote_files = {f"{w}/a/jobid": "2001 1", f"{w}/b/jobid": "2002 1", f"{w}/c/sbatch.failed": "1 bad qos",
+                         f"{w}/d/jobid": "1999 0"}  # d: a stale file of another attempt
+    fake.jobs = {"2001": "RUNNING", "2002": "PENDING"}
+    time.sleep(ex.poll_interval())
+    got = ex.poll(handles)
+    a, b, c, d = handles
+    assert (a.job_id, b.job_id, c.job_id, d.job_id) == ("2001", "2002", None, None)
+    assert got[c].state == "failed" and "bad qos" in got[c].result.error and got[c].reason == "sbatch"
+    assert got[a].state == "running" and b not in got and d not in got and d.unresolved
+    fake.locked = False  # the submit script is gone and d never got a job: it was not submitted
+    time.sleep(ex.poll_interval())
+    got = ex.poll(handles)
+    assert got[d].state == "failed" and "nothing was submitted" in got[d].result.error
+    assert ex.stats["resolved"] == 2 and fake.next_id == 1000  # and nothing was submitted again
 
 
 def test_pyslurm_transport_explains_itself(monkeypatch):

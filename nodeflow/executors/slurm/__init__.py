@@ -5,7 +5,8 @@ Modules: ``profile`` (the ``[slurm.NAME]`` config tables, job resources),
 ``errors``, ``transport`` (SSH / local, one connection per profile, reconnect
 with back-off), ``pyslurm_transport``, ``script`` (job and submit scripts),
 ``status`` (one squeue per poll cycle, state mapping, back-off), ``jobfiles``
-(upload bundle, log mirror, results), ``executor`` (``SlurmExecutor``).
+(upload bundle, log mirror, results), ``submit`` (batches, cut-off
+submissions), ``executor`` (``SlurmExecutor``).
 """
 from .errors import AuthError, ConnectionLost, HostKeyError, TransportError
 from .executor import SlurmExecutor, SlurmJob

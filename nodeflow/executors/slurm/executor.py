@@ -1,14 +1,12 @@
 """``SlurmExecutor``: nodes as Slurm jobs, over SSH or on a login node (executor protocol of base).
 
-* ``submit(specs)`` – per node a job folder ``<workdir>/<run_id>/<node dir>/``
-  with ``job.sh`` (and for Python nodes ``spec.json`` + ``.npy`` inputs).
-  ONE script per batch writes them (text files inside the script itself;
-  a batch with arrays or over 256 KB goes up first as ONE tar over SFTP) and
-  runs ``sbatch --parsable`` per job, adopting jobs an interrupted earlier
-  try already submitted. Job ids are known when ``submit`` returns, so the scheduler
-  journals them at once (``journal_record``).
+* ``submit(specs)`` – job folders ``<workdir>/<run_id>/<node dir>/`` and ONE
+  submit script per batch (submit.py); job ids are known when it returns, so
+  the scheduler journals them at once (``journal_record``). A batch cut off
+  by a timeout or a lost connection leaves *unresolved* jobs that the poll
+  cycles settle — never submitted twice, never failed on a guess.
 * ``poll(handles)`` – at most one query per poll cycle (one ``squeue`` for the
-  whole run + one ``stat`` of the unfinished jobs' files, see status.py);
+  whole run, the unfinished jobs' log sizes and status files, see status.py),
   cycles spaced by ``Backoff`` (``poll_interval()`` says when the next is due);
   logs of running jobs tailed over SFTP in the same cycle; finished jobs'
   logs and results fetched into the local node folder, then forgotten.
@@ -21,54 +19,23 @@
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import tempfile
 import time
-import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ...engine.scheduler import node_dirname
-from ..base import FAILED, QUEUED, RUNNING, TaskResult, TaskSpec, TaskStatus
-from .jobfiles import RemoteLogs, bundle, fetch_result, final_status
+from ..base import FAILED, RUNNING, TaskResult, TaskSpec, TaskStatus
+from .errors import CommandTimeout, TransportError
+from .jobfiles import RemoteLogs, fetch_result, final_status
 from .profile import JobResources, ProfileError, SlurmProfile
-from .script import JOB_SCRIPT, STATUS_FILE, SubmitEntry, parse_submit_output, q, render_job_script, \
-    render_submit_script, worker_argv
+from .script import STATUS_FILE, q
 from .status import FINAL_STATES, Backoff, decide, parse_poll_output, parse_squeue_lines, parse_status_file, \
     render_poll_script
-from .transport import Transport, TransportError, make_transport
+from .submit import CONNECT_WAIT_S, SlurmJob, Submitter, _reason, local_dir
+from .transport import Transport, make_transport
 
-SUBMIT_TRIES = 3
-INLINE_MAX = 256 * 1024  # job files up to this size (text only) go inside the submit script
-CONNECT_WAIT_S = 15.0  # 1 + 2 + 4 + 8: the whole back-off schedule once
-
-
-@dataclasses.dataclass(eq=False)
-class SlurmJob:
-    """A handle: one node attempt as one Slurm job."""
-
-    spec: TaskSpec
-    dirname: str
-    run_dir: str = ""
-    job_id: str | None = None
-    state: str = QUEUED  # last task state handed out
-    cancel_requested: bool = False
-    finished: bool = False
-    waiting_since: float | None = None  # monotonic: Slurm says finished / forgot it, status file not seen yet
-    resources: JobResources | None = None
-    logs: RemoteLogs | None = None
-    local_dir: Path | None = None
-    submitted_at: float | None = None
-    host: str | None = None  # the node(s) it runs on, as squeue says
-
-    @property
-    def remote_dir(self) -> str:
-        return f"{self.run_dir}/{self.dirname}"
-
-    def __repr__(self) -> str:
-        return f"<SlurmJob {self.spec.node!r} attempt {self.spec.attempt} job {self.job_id}>"
+__all__ = ["SlurmExecutor", "SlurmJob"]
 
 
 class SlurmExecutor:
@@ -88,8 +55,8 @@ class SlurmExecutor:
         self._backoff = Backoff(profile.poll_min_s, profile.poll_cap_s)
         self._next_poll = 0.0
         self._workdir: str | None = None
-        self._made_dirs: set[str] = set()
-        self.stats: Counter = Counter()  # polls, squeue, sbatch, adopted, submit_batches
+        self.stats: Counter = Counter()  # polls, squeue, sbatch, adopted, submit_batches, unresolved, resolved
+        self._submitter = Submitter(profile, self.transport, self.name, self.stats, self._fail_now)
 
     @classmethod
     def from_profile(cls, name: str, profile: Mapping[str, Any], *, registry=None, transport=None):
@@ -143,77 +110,10 @@ class SlurmExecutor:
                     job.run_dir = f"{workdir}/{job.spec.run_id}"
                     by_run.setdefault(job.spec.run_id, []).append(job)
                 for run_jobs in by_run.values():
-                    self._submit_batch(run_jobs)
+                    self._submitter.submit(run_jobs)
         self._backoff.reset()
         self._next_poll = time.monotonic() + self._backoff.current
         return jobs
-
-    def _prepare(self, job: SlurmJob) -> list[tuple[str, bytes]]:
-        spec = job.spec
-        local = Path(spec.workdir) if spec.workdir else \
-            Path(tempfile.gettempdir()) / "nodeflow-slurm" / spec.run_id / job.dirname
-        local.mkdir(parents=True, exist_ok=True)
-        job.local_dir = local
-        files = []
-        if spec.kind == "command":
-            argv, env = list(spec.argv or []), dict(spec.env)
-        else:
-            remote = dataclasses.replace(spec, workdir=job.remote_dir, cwd=job.remote_dir, executor=self.name)
-            for old in local.glob("array*.npy"):
-                old.unlink()
-            remote.write(local)
-            files.append((f"{job.dirname}/spec.json", (local / "spec.json").read_bytes()))
-            files += [(f"{job.dirname}/{p.name}", p.read_bytes()) for p in sorted(local.glob("array*.npy"))]
-            argv, env = worker_argv(self.profile.python), {}
-        text = render_job_script(run_id=spec.run_id, node=spec.node, attempt=spec.attempt, argv=argv, env=env,
-                                 resources=job.resources, setup=self.profile.setup)
-        (local / JOB_SCRIPT).write_text(text)
-        files.append((f"{job.dirname}/{JOB_SCRIPT}", text.encode("utf-8")))
-        return files
-
-    def _submit_batch(self, jobs: list[SlurmJob]) -> None:
-        files, ok = [], []
-        for job in jobs:
-            try:
-                files += self._prepare(job)
-                ok.append(job)
-            except (ProfileError, OSError, ValueError, TypeError) as e:
-                self._fail_now(job, f"cannot prepare the job: {e}", "config")
-        if not ok:
-            return
-        run_dir = ok[0].run_dir
-        entries = [SubmitEntry(i, j.dirname, j.spec.attempt) for i, j in enumerate(ok)]
-        inline = sum(len(d) for _, d in files) <= INLINE_MAX and not any(n.endswith(".npy") for n, _ in files)
-        tar_name = None if inline else f".nodeflow-submit-{uuid.uuid4().hex[:12]}.tar"
-        if inline:  # small text files ride in the script itself: one round trip for the whole batch
-            script = render_submit_script(run_dir, entries, files=[(n, d.decode("utf-8")) for n, d in files])
-        else:
-            data = bundle(files)
-            script = render_submit_script(run_dir, entries, tar_name=tar_name)
-        timeout = self.profile.command_timeout_s + 0.5 * len(ok)
-        result = None
-        for attempt in range(SUBMIT_TRIES):
-            try:
-                if tar_name:
-                    if run_dir not in self._made_dirs:
-                        self.transport.makedirs(run_dir)
-                        self._made_dirs.add(run_dir)
-                    self.transport.put_bytes(f"{run_dir}/{tar_name}", data)
-                result = self.transport.run(script, timeout=timeout)
-                break
-        self.stats["submit_batches"] += 1
-        outcome = parse_submit_output(result.stdout)
-        now = time.time()
-        for i, job in enumerate(ok):
-            if i in outcome.job_ids:
-                job.job_id = outcome.job_ids[i]
-                job.submitted_at = now
-                job.logs = RemoteLogs(job.local_dir, job.remote_dir)
-                self.stats["adopted" if i in outcome.adopted else "sbatch"] += 1
-            else:
-                why = outcome.errors.get(i) or outcome.fatal or (result.stderr.strip().splitlines() or
-                                                                 [f"the submit script exited with {result.rc}"])[-1]
-                self._fail_now(job, f"sbatch refused the job: {why}", "sbatch")
 
     def journal_record(self, job: SlurmJob) -> dict | None:
         if job.job_id is None:
@@ -232,8 +132,7 @@ class SlurmExecutor:
             job.resources = JobResources.of(self.profile, spec.resources, spec.node)
         except ProfileError:
             job.resources = JobResources()
-        job.local_dir = Path(spec.workdir) if spec.workdir else \
-            Path(tempfile.gettempdir()) / "nodeflow-slurm" / spec.run_id / job.dirname
+        job.local_dir = local_dir(spec, job.dirname)
         job.logs = RemoteLogs(job.local_dir, job.remote_dir)
         self.stats["attached"] += 1
         self._backoff.reset()
@@ -245,7 +144,7 @@ class SlurmExecutor:
     def poll_interval(self) -> float:
         if self._changes:
             return 0.001
-        if not any(j.job_id for j in self._live):
+        if not any(j.job_id or j.unresolved for j in self._live):
             return 0.0
         return max(0.01, self._next_poll - time.monotonic())
 
@@ -255,7 +154,7 @@ class SlurmExecutor:
             out[job] = st
         self._changes.clear()
         now = time.monotonic()
-        live = [j for j in self._live if j.job_id and not j.finished]
+        live = [j for j in self._live if (j.job_id or j.unresolved) and not j.finished]
         if not live or now < self._next_poll:
             return out
         try:
@@ -265,9 +164,20 @@ class SlurmExecutor:
             self._connection_trouble(e, live, out)
             return out
         changed = False
-        for job in live:
+        unresolved = [j for j in live if j.unresolved]
+        if unresolved:
+            for job, st in self._submitter.resolve(unresolved, snap).items():
+                self._live.pop(job, None)
+                out[job] = st
+            for job in unresolved:
+                if job.job_id and job.cancel_requested:
+                    self._cancel_owed.add(job.job_id)
+            changed = any(not j.unresolved for j in unresolved)
+        for index, job in enumerate(live):
+            if job.unresolved or job.finished or not job.job_id:
+                continue
             try:
-                st = self._update(job, snap, now)
+                st = self._update(job, index, snap, now)
             except TransportError as e:  # e.g. lost while fetching a result: this job is looked at again
                 self._connection_trouble(e, [j for j in live if not j.finished], out)
                 return out
@@ -287,14 +197,14 @@ class SlurmExecutor:
         return out
 
     def _query(self, live: list[SlurmJob]):
-        paths = []
-        for job in live:
-            paths.append(f"{job.remote_dir}/{STATUS_FILE}")
-            paths += job.logs.remote_paths()
+        logs = [p for job in live for p in job.logs.remote_paths()]
+        status_paths = [f"{job.remote_dir}/{STATUS_FILE}" for job in live]
         run_ids = sorted({j.spec.run_id for j in live})
         rows = self.transport.job_table(run_ids)
         owed = sorted(self._cancel_owed)
-        res = self.transport.run(render_poll_script(run_ids, paths, owed, squeue=rows is None))
+        files, locks = self._submitter.probes([j for j in live if j.unresolved])
+        res = self.transport.run(render_poll_script(run_ids, logs, status_paths, owed, squeue=rows is None,
+                                                    unresolved=files, locks=locks))
         self._cancel_owed.difference_update(owed)
         self.stats["polls"] += 1
         snap = parse_poll_output(res.stdout, res.stderr)
@@ -303,23 +213,18 @@ class SlurmExecutor:
         else:
             self.stats["squeue"] += 1
         if not snap.complete:
-            snap.jobs = None
+            snap.jobs, snap.statuses, snap.jobids, snap.refused, snap.unlocked = None, {}, {}, {}, set()
         return snap
 
-    def _update(self, job: SlurmJob, snap, now: float) -> TaskStatus | None:
+    def _update(self, job: SlurmJob, index: int, snap, now: float) -> TaskStatus | None:
         row = snap.jobs.get(job.job_id) if snap.jobs is not None else None
-        status = None
-        if f"{job.remote_dir}/{STATUS_FILE}" in snap.sizes:
-            try:
-                status = parse_status_file(self.transport.get_bytes(f"{job.remote_dir}/{STATUS_FILE}").decode())
-            except FileNotFoundError:
-                status = None
+        status = parse_status_file(snap.statuses[index]) if index in snap.statuses else None
         if status is None and snap.jobs is not None and (row is None or row[0] in FINAL_STATES):
             job.waiting_since = job.waiting_since or now
         grace_over = job.waiting_since is not None and now - job.waiting_since >= self.profile.status_grace_s
         d = decide(job.job_id, row, snap.jobs is not None, status, job.cancel_requested, grace_over)
         if d.state in ("succeeded", "failed", "cancelled"):
-            return self._finish(job, d, status)
+            return self._finish(job, d, status, snap.sizes)
         lines = job.logs.pull(self.transport, snap.sizes) if d.state == "running" and job.logs.grew(snap.sizes) \
             else []
         if d.state == "running" and job.state != RUNNING:
@@ -330,11 +235,14 @@ class SlurmExecutor:
             return TaskStatus(RUNNING, new_log=lines, job_id=job.job_id)
         return None
 
-    def _finish(self, job: SlurmJob, d, status: dict | None) -> TaskStatus:
+    def _finish(self, job: SlurmJob, d, status: dict | None, sizes: dict[str, int]) -> TaskStatus:
         """Fetch the rest of the logs (and a Python node's result), then forget the job.
 
+        The logs' sizes of this cycle are final once the job wrote its status (only what grew is
+        fetched); a job Slurm killed may get Slurm's last words appended later: fetch it all.
         A TransportError here leaves the job live: the next cycle fetches again."""
-        lines = job.logs.pull(self.transport, None, final=True)
+        exited = status is not None and d.reason in (None, "FAILED")
+        lines = job.logs.pull(self.transport, sizes if exited else None, final=True)
         result = None
         if job.spec.kind != "command" and d.state != "cancelled":
             result = fetch_result(self.transport, job.remote_dir, job.local_dir)
@@ -346,6 +254,8 @@ class SlurmExecutor:
         return final_status(job.spec.kind, job.job_id, d, status, job.logs, result, lines, host)
 
     def _connection_trouble(self, e: TransportError, live: list[SlurmJob], out: dict) -> None:
+        if isinstance(e, CommandTimeout):  # a poll never takes that long: trust this connection no more
+            self.transport.close()
         lost = self.transport.lost_since
         give_up = not e.retryable or (lost is not None and
                                       time.monotonic() - lost > self.profile.reconnect_give_up_s)
@@ -392,8 +302,3 @@ class SlurmExecutor:
         self._live.pop(job, None)
         self._changes.append((job, TaskStatus(FAILED, TaskResult(False, error=message), reason=reason)))
         self._notify()
-
-
-def _reason(e: TransportError) -> str:
-    name = type(e).__name__
-    return {"HostKeyError": "hostkey", "AuthError": "auth"}.get(name, "connection")

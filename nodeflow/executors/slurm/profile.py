@@ -1,19 +1,40 @@
 """Slurm profiles: one ``[slurm.NAME]`` table of the config, validated into a ``SlurmProfile``.
 
-A profile says how to reach a cluster (``host``, ``port``, ``user``,
-``key_file`` / ``use_agent``, ``known_hosts``, ``jump_host`` as
-``user@host:port``, or ``transport = "local"`` on a login node, or
-``"pyslurm"``), where job folders go (``workdir``), which Python runs Python
-nodes there (``python``), the default job resources (``partition``,
-``account``, ``qos``, ``time_limit``, ``cpus``, ``memory``, ``gres``,
-``extra_sbatch`` lines, ``setup`` lines run before each node, e.g.
-``module load``) and how the executor behaves (``max_in_flight``,
-``poll_min_s``/``poll_cap_s`` for the status back-off, timeouts).
+Used as executor ``slurm:NAME``. Every key but ``host`` (for SSH) is optional::
 
-``JobResources.of(profile, node_resources)`` merges a node's own
-``resources`` setting over the profile's defaults and validates every value,
-so that what reaches an ``#SBATCH`` line is one plain token (no blanks,
-quotes or shell characters) and never needs quoting.
+    [slurm.cluster]
+    host = "login.cluster.org"        # transport "ssh" (default): the login node
+    port = 22
+    user = "me"                       # default: your local user name
+    key_file = "~/.ssh/id_ed25519"    # or use_agent = true (the default when no key_file)
+    known_hosts = "~/.ssh/known_hosts"   # host keys are checked here; add one: nodeflow slurm trust cluster
+    jump_host = "me@gateway.org:22"   # optional: reached through a direct-tcpip channel
+    workdir = "nodeflow-runs"         # job folders <workdir>/<run id>/<node>/; relative = under the home
+    python = "python3"                # runs Python nodes (python -m nodeflow.worker); may be several words
+    partition = "batch"               # default job resources (a node's "resources" setting overrides):
+    account = "proj42"                #   partition account qos time_limit cpus memory gres extra_sbatch
+    qos = "normal"
+    time_limit = "1:00:00"            # minutes, MM:SS, HH:MM:SS or D-HH[:MM[:SS]]
+    cpus = 4                          # --cpus-per-task
+    memory = "8G"                     # --mem
+    gres = "gpu:1"
+    extra_sbatch = ["--constraint=avx2"]
+    setup = ["module load python/3.11"]   # shell lines run before each node, verbatim
+    transport = "ssh"                 # "local" on a login node (subprocesses), "pyslurm" (optional extra)
+    max_in_flight = 500               # jobs queued or running at once (default: no limit)
+    poll_min_s = 1.0                  # status back-off: 1, 2, 4, 8 … s, at most poll_cap_s,
+    poll_cap_s = 30.0                 #   back to poll_min_s whenever something changes
+    connect_timeout_s = 15.0
+    keepalive_s = 15.0
+    command_timeout_s = 120.0
+    reconnect_give_up_s = 600.0       # after that long without the cluster the live nodes fail
+    status_grace_s = 15.0             # how long a status file may lag behind Slurm on a shared FS
+
+Unknown keys are kept (a newer nodeflow's settings survive) and reported by
+``nodeflow slurm profiles``. ``JobResources.of(profile, node_resources)``
+merges a node's own ``resources`` over the profile's defaults and validates
+every value, so that what reaches an ``#SBATCH`` line is one plain token (no
+blanks, quotes or shell characters) and never needs quoting.
 """
 from __future__ import annotations
 
@@ -21,6 +42,8 @@ import getpass
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
+
+from ..factory import ExecutorConfigError
 
 TRANSPORTS = ("ssh", "local", "pyslurm")
 
@@ -32,7 +55,7 @@ _MEMORY = re.compile(r"\d+[KMGT]?B?", re.IGNORECASE)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class ProfileError(ValueError):
+class ProfileError(ExecutorConfigError):
     """A Slurm profile or a node's resources are not usable (the message says which key and why)."""
 
 

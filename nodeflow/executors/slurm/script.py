@@ -21,8 +21,11 @@ writes their (text) files itself, or unpacks a tar uploaded over SFTP when a
 batch carries arrays (``.npy``) or is large; then per node either *adopts* the job a previous try of the same
 attempt already submitted (its ``jobid`` file says so — a connection lost in
 the middle of a batch never submits twice) or cleans the folder and runs
-``sbatch --parsable job.sh``. It ignores SIGHUP and holds a lock, so a batch
-cut off by a dropped connection finishes before a retry looks at it.
+``sbatch --parsable job.sh``, leaving ``jobid`` or ``sbatch.failed`` behind.
+It ignores SIGHUP and holds a lock, so a batch cut off by a dropped
+connection (or by a timeout: sbatch sleeps and retries while slurmctld is
+full) finishes on its own, and a poll cycle can tell from those files and
+the lock what became of each job.
 """
 from __future__ import annotations
 
@@ -36,10 +39,11 @@ from .profile import JobResources, ProfileError, env_name_ok
 STATUS_FILE = "status.json"
 JOB_SCRIPT = "job.sh"
 JOBID_FILE = "jobid"
+FAILED_FILE = "sbatch.failed"  # "<attempt> <sbatch's error>" when sbatch refused the job
 LOCK_FILE = ".nodeflow-submit.lock"
 #: files a new attempt must not see from an earlier one
 STALE_FILES = (STATUS_FILE, STATUS_FILE + ".tmp", "result.json", "stdout.txt", "stderr.txt", JOBID_FILE,
-               "sbatch.err")
+               "sbatch.err", FAILED_FILE)
 
 
 def q(value: str) -> str:
@@ -112,7 +116,7 @@ def render_submit_script(run_dir: str, entries: Iterable[SubmitEntry], *, tar_na
     for path, text in files:  # printf is a builtin: no process per file
         lines.append(f"printf '%s' {q(text)} > {q(path)} || " + fatal)
     lines += [f"nf_run={q(run_dir)}",
-              "nf_nl=$(printf '\\nx'); nf_nl=${nf_nl%x}",
+              "nf_nl='\n'",  # a newline, without a subshell
               "nf_submit() {",
               "  cd \"$nf_run/$2\" || { printf '@err %s cannot enter folder %s\\n' \"$1\" \"$2\"; return; }",
               f"  if [ -s {JOBID_FILE} ] && read -r nf_j nf_a < {JOBID_FILE} && [ \"$nf_a\" = \"$3\" ]; then",
@@ -127,7 +131,9 @@ def render_submit_script(run_dir: str, entries: Iterable[SubmitEntry], *, tar_na
               f"    printf '%s %s\\n' \"$nf_j\" \"$3\" > {JOBID_FILE}",
               "    printf '@ok %s %s\\n' \"$1\" \"$nf_j\"",
               "  else",
-              "    printf '@err %s %s\\n' \"$1\" \"$(tr '\\n' ' ' < sbatch.err)\"",
+              "    nf_e=$(tr '\\n' ' ' < sbatch.err)",
+              f"    printf '%s %s\\n' \"$3\" \"$nf_e\" > {FAILED_FILE}",
+              "    printf '@err %s %s\\n' \"$1\" \"$nf_e\"",
               "  fi",
               "}"]
     for e in entries:

@@ -3,10 +3,10 @@
 Each poll cycle runs one script (``render_poll_script``): an optional
 ``scancel`` of cancels still owed, ONE ``squeue -h -r -t all --name=RUN_IDS
 -o '%i|%T|%N|%r'`` (jobs are named after their run, so this covers every job of
-the run whatever their number), then one ``stat`` of the status and log
-files of the jobs still unfinished — so log growth and finished jobs that
-already left squeue are seen in the same round trip. ``parse_poll_output``
-reads it back.
+the run whatever their number), one ``stat`` of the unfinished jobs' logs,
+and the text of the status files that exist — so log growth and finished
+jobs (even those that already left squeue) are seen in that one round trip.
+``parse_poll_output`` reads it back.
 
 ``decide`` maps what squeue and the job's own status file say to a task
 state: PENDING/CONFIGURING → queued, RUNNING/COMPLETING → running,
@@ -53,8 +53,13 @@ class Backoff:
 
 # ------------------------------------------------------------------------------- the poll script
 
-def render_poll_script(run_ids: Iterable[str], paths: Iterable[str], cancel_ids: Iterable[str] = (),
-                       squeue: bool = True) -> str:
+def render_poll_script(run_ids: Iterable[str], log_paths: Iterable[str], status_paths: Iterable[str] = (),
+                       cancel_ids: Iterable[str] = (), squeue: bool = True,
+                       unresolved: Iterable[tuple[str, str]] = (), locks: Iterable[str] = ()) -> str:
+    """One cycle: owed scancel, ONE squeue for the runs, sizes of the logs, the status files that exist
+    (read by the shell's ``read`` builtin: no process, no extra round trip). For jobs whose submission
+    outcome is not known yet: their (jobid, sbatch.failed) files, and whether each submit ``locks`` file
+    is free (no submit script running)."""
     lines = []
     cancel_ids = list(cancel_ids)
     if cancel_ids:
@@ -63,9 +68,22 @@ def render_poll_script(run_ids: Iterable[str], paths: Iterable[str], cancel_ids:
     if squeue:
         names = ",".join(sorted(set(run_ids)))
         lines.append(f"squeue -h -r -t all --name={q(names)} -o '%i|%T|%N|%r'; echo \"@queue $?\"")
-    paths = list(paths)
-    if paths:
-        lines.append("stat -c '%s|%n' -- " + " ".join(q(p) for p in paths) + " 2>/dev/null")
+    else:
+        lines.append("echo @noqueue")
+    log_paths = list(log_paths)
+    if log_paths:
+        lines.append("stat -c '%s|%n' -- " + " ".join(q(p) for p in log_paths) + " 2>/dev/null")
+    for i, path in enumerate(status_paths):
+        lines.append(f"if [ -f {q(path)} ] && IFS= read -r nf_l < {q(path)}; then "
+                     f"printf '@status {i} %s\\n' \"$nf_l\"; fi")
+    # locks first: a lock found free means the files read after it are final
+    for k, lock in enumerate(locks):
+        lines.append(f"if ! command -v flock >/dev/null 2>&1; then :; elif [ ! -e {q(lock)} ] || "
+                     f"( flock -n 9 ) 9>>{q(lock)} 2>/dev/null; then echo '@unlocked {k}'; fi")
+    for i, (jobid, failed) in enumerate(unresolved):
+        lines.append(f"if [ -s {q(jobid)} ] && IFS= read -r nf_l < {q(jobid)}; then printf '@jobid {i} %s\\n' "
+                     f"\"$nf_l\"; elif [ -s {q(failed)} ] && IFS= read -r nf_l < {q(failed)}; then "
+                     f"printf '@sbfail {i} %s\\n' \"$nf_l\"; fi")
     lines.append("echo @end")
     return "\n".join(lines) + "\n"
 
@@ -75,7 +93,11 @@ class Snapshot:
     """What one poll cycle learned."""
 
     jobs: dict[str, tuple[str, str, str]] | None  # job id -> (STATE, nodes, reason); None when squeue failed
-    sizes: dict[str, int] = field(default_factory=dict)  # path -> bytes, for the files that exist
+    sizes: dict[str, int] = field(default_factory=dict)  # log path -> bytes, for the logs that exist
+    statuses: dict[int, str] = field(default_factory=dict)  # index in status_paths -> the status file's text
+    jobids: dict[int, str] = field(default_factory=dict)  # index in unresolved -> "<job id> <attempt>"
+    refused: dict[int, str] = field(default_factory=dict)  # index in unresolved -> "<attempt> <sbatch error>"
+    unlocked: set[int] = field(default_factory=set)  # indexes of locks no submit script holds
     squeue_error: str | None = None
     complete: bool = True  # False when the output was cut off
 
@@ -95,32 +117,36 @@ def parse_squeue_lines(lines: Iterable[str]) -> dict[str, tuple[str, str, str]]:
 
 def parse_poll_output(text: str, err: str = "") -> Snapshot:
     squeue_lines: list[str] = []
-    jobs: dict[str, tuple[str, str, str]] | None = None
-    sizes: dict[str, int] = {}
+    snap = Snapshot(None, complete=False)
     section = "squeue"
-    squeue_error = None
-    saw_end = False
     for line in text.splitlines():
         if line.startswith("@scancel"):
             continue
-        if line.startswith("@queue"):
-            rc = line.split()[1] if len(line.split()) > 1 else "1"
+        if line.startswith("@queue") or line == "@noqueue":
+            rc = line.split()[1] if len(line.split()) > 1 else None
             if rc == "0":
-                jobs = parse_squeue_lines(squeue_lines)
-            else:
-                squeue_error = (err.strip().splitlines() or [f"squeue exited with status {rc}"])[-1]
-            section = "stat"
+                snap.jobs = parse_squeue_lines(squeue_lines)
+            elif rc is not None:
+                snap.squeue_error = (err.strip().splitlines() or [f"squeue exited with status {rc}"])[-1]
+            section = "files"
             continue
         if line == "@end":
-            saw_end = True
+            snap.complete = True
             break
         if section == "squeue":
             squeue_lines.append(line)
+        elif line.startswith(("@status ", "@jobid ", "@sbfail ")):
+            tag, idx, body = line.split(" ", 2) if line.count(" ") >= 2 else ("", "", "")
+            if idx.isdigit():
+                {"@status": snap.statuses, "@jobid": snap.jobids, "@sbfail": snap.refused}[tag][int(idx)] = body
+        elif line.startswith("@unlocked "):
+            if line[10:].strip().isdigit():
+                snap.unlocked.add(int(line[10:].strip()))
         else:
             size, sep, path = line.partition("|")
             if sep and size.isdigit():
-                sizes[path] = int(size)
-    return Snapshot(jobs, sizes, squeue_error, saw_end)
+                snap.sizes[path] = int(size)
+    return snap
 
 
 def parse_status_file(text: str) -> dict | None:

@@ -19,34 +19,29 @@ While the server is unreachable every request is retried with back-off
 results go out, then ``run`` returns. ``stop()`` (a second signal) kills
 the running tasks and gives them back to the queue.
 
-A leased TaskSpec runs in ``<workdir>/<run>/<node>-t<task>``; its working
-folder is kept when it exists on this machine (a shared file system), else
-the task folder is used. Command nodes run under ``agent.guard`` so they die
-with the agent.
+How a leased task becomes a local TaskSpec and a result a report is in
+``convert`` (own task folder; command nodes wrapped in ``guard.py`` so they
+die with the agent).
 """
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ... import __version__
-from ...executors.base import CANCELLED, FAILED, FINAL, SUCCEEDED, TaskSpec, TaskStatus
-from ...model.values import encode
+from ...executors.base import FINAL, TaskStatus
 from ..client import RemoteError, ServerClient, ServerUnavailable
 from ..protocol import (Heartbeat, LeasedTask, LeaseRef, LeaseRequest, LogChunk, RunnerRegister, TaskReport,
                         WireResult)
+from .convert import local_spec, shrunk, wire_report
 
-_SPEC_FIELDS = {f.name for f in fields(TaskSpec)}
-_WIRE_STATE = {SUCCEEDED: "succeeded", FAILED: "failed", CANCELLED: "cancelled"}
 MAX_CHUNK_LINES = 2000
-#: run as a plain script (stdlib only, no site, no nodeflow imports): starts in a few milliseconds
-_GUARD = str(Path(__file__).with_name("guard.py"))
+GATHER_S = 0.01  # a leaser with some slots free waits this long for the rest before asking
 
 
 @dataclass
@@ -92,6 +87,7 @@ class RunnerAgent:
         self._release: list[LeaseRef] = []
         self._cancel: set[int] = set()
         self._leasing = False
+        self._queue_busy = False  # the last lease got all it asked for: the queue has more
         self._unacked = 0  # results on their way to the server
         self._reg_lock = threading.Lock()
         self._draining = False
@@ -100,7 +96,7 @@ class RunnerAgent:
         self._threads: list[threading.Thread] = []
         self.executor = None
         self._lease_http: ServerClient | None = None
-        self.lease_rtts: list[float] = []
+        self.lease_rtts: list[tuple[float, float]] = []  # (when it came back, round trip) of leases with work
         self.tasks_done = 0
 
     # -- control (any thread, signal handlers) ------------------------------------------
@@ -167,7 +163,8 @@ class RunnerAgent:
 
     def _start(self, task: LeasedTask) -> None:
         try:
-            spec = self._spec(task)
+            spec = local_spec(task, self.settings.workdir, keep_cwd=self.settings.keep_cwd,
+                              guard=self.settings.guard)
         except Exception as e:
             self._report(task, "failed", "bad-spec", WireResult(ok=False, error=f"unusable task spec: {e}"))
             with self._lock:
@@ -180,22 +177,6 @@ class RunnerAgent:
             self._running[task.task_id] = run
             self._by_handle[handle] = run
 
-    def _spec(self, task: LeasedTask) -> TaskSpec:
-        from ...engine.scheduler import node_dirname
-
-        d = {k: v for k, v in task.spec.items() if k in _SPEC_FIELDS}
-        spec = TaskSpec.from_json_dict(d, None)
-        run_part = node_dirname(str(spec.run_id or "run"))
-        workdir = self.settings.workdir / run_part / f"{node_dirname(spec.node or 'node')}-t{task.task_id}"
-        workdir.mkdir(parents=True, exist_ok=True)
-        spec.workdir = str(workdir)
-        if not (self.settings.keep_cwd and spec.cwd and os.path.isdir(spec.cwd)):
-            spec.cwd = str(workdir)
-        spec.executor = "local"
-        if spec.kind == "command" and self.settings.guard and spec.argv:
-            spec.argv = [sys.executable, "-I", "-S", _GUARD, str(os.getpid()), "--", *spec.argv]
-        return spec
-
     def _route(self, handle, st: TaskStatus) -> None:
         run = self._by_handle.get(handle)
         if run is None:
@@ -207,29 +188,18 @@ class RunnerAgent:
                     self._lock.notify_all()
             return
         res = st.result
-        with self._lock:
+        with self._lock:  # lines not sent yet go with the result (log chunks need a running task)
             lines = run.log + list(st.new_log) + list(res.log if res is not None else [])
             run.log = []
             del self._by_handle[handle]
             del self._running[run.task.task_id]
-        try:
-            outputs = encode(res.outputs) if res is not None else {}
-            json.dumps(outputs)
-            wire = WireResult(ok=bool(res and res.ok), outputs=outputs, error=res.error if res else st.reason,
-                              exit_code=res.exit_code if res else None, started_at=(res.started_at if res else None)
-                              or st.started_at, finished_at=(res.finished_at if res else None) or time.time(),
-                              log=[(s, line[:65536]) for s, line in lines][-20000:])
-        except (TypeError, ValueError) as e:
-            wire = WireResult(ok=False, error=f"the node's outputs cannot be sent as JSON: {e}")
-            st = TaskStatus(FAILED, reason="outputs")
-        state = _WIRE_STATE.get(st.state, "failed")
-        if not wire.ok and state == "succeeded":
-            state = "failed"
         self.tasks_done += 1
-        self._report(run.task, state, st.reason, wire)
+        self._file(wire_report(run.task, st, lines))
 
     def _report(self, task: LeasedTask, state: str, reason: str | None, wire: WireResult) -> None:
-        rep = TaskReport(task_id=task.task_id, lease=task.lease, state=state, reason=reason, result=wire)
+        self._file(TaskReport(task_id=task.task_id, lease=task.lease, state=state, reason=reason, result=wire))
+
+    def _file(self, rep: TaskReport) -> None:
         with self._lock:
             self._results.append((time.monotonic(), rep))
             self._lock.notify_all()
@@ -320,6 +290,11 @@ class RunnerAgent:
                         self._lock.wait()
                     if self._draining:
                         return
+                    if self._free() < self.settings.slots and self._running:
+                        # more slots are about to free up (small tasks end together): ask for them at once
+                        self._lock.wait(GATHER_S)
+                        if self._draining:
+                            return
                     free = self._free()
                     results = [r for _, r in self._results]
                     self._results = []
@@ -332,6 +307,8 @@ class RunnerAgent:
                 try:
                     resp = http.lease(rid, req)
                 except Exception as e:  # noqa: BLE001 - closing the client mid-request raises anything
+                    if isinstance(e, RemoteError) and e.status == 413:  # a result over the server's limit
+                        results = [shrunk(r, str(e.detail)) for r in results]
                     with self._lock:
                         self._leasing = False
                         self._unacked -= len(results)
@@ -354,8 +331,9 @@ class RunnerAgent:
                 with self._lock:
                     self._leasing = False
                     self._unacked -= len(results)
+                    self._queue_busy = len(resp.tasks) >= req.max_tasks > 0
                     if resp.tasks:
-                        self.lease_rtts.append(rtt)
+                        self.lease_rtts.append((time.time(), rtt))
                     if self._draining:
                         self._release.extend(LeaseRef(task_id=t.task_id, lease=t.lease) for t in resp.tasks)
                     else:
@@ -383,7 +361,7 @@ class RunnerAgent:
                             break
                         if due <= 0:
                             break
-                        self._lock.wait(min(due, self.settings.log_flush_s))
+                        self._lock.wait(min(due, 0.02 if self._results else self.settings.log_flush_s))
                     if self._done:
                         return
                 ok = self._send_heartbeat(http=http)
@@ -397,12 +375,18 @@ class RunnerAgent:
             http.close()
 
     def _results_for_me(self, now: float) -> bool:
-        """Results the leaser will not take soon (it is mid-request, stopped, or they waited)."""
+        """Results the leaser will not hand in soon. It takes them with its next lease request (one
+        round trip for "done" and "next"), so the reporter leaves them while that is near: the
+        leaser is about to ask, or is asking while there is work (the answer comes at once).
+        While it waits out a long-poll on an empty queue, results go now."""
         if not self._results:
             return False
-        if self._leasing or self._draining or self._free() <= 0:
+        if self._draining or self._free() <= 0:
             return True
-        return now - self._results[0][0] > 0.5
+        age = now - self._results[0][0]
+        if self._leasing:
+            return not self._queue_busy or age > 0.1
+        return age > 0.5
 
     def _send_heartbeat(self, http: ServerClient | None = None, final: bool = False) -> bool:
         http = http or self.client
@@ -428,6 +412,10 @@ class RunnerAgent:
         try:
             reply = http.heartbeat(rid, hb)
         except (ServerUnavailable, RemoteError) as e:
+            too_large = isinstance(e, RemoteError) and e.status == 413
+            if too_large:
+                results = [shrunk(r, str(e.detail)) for r in results]
+                logs = []  # those lines are lost; the rest goes on
             with self._lock:  # keep everything for the next try (logs are put back in front)
                 self._unacked -= len(results)
                 self._results = [(0.0, r) for r in results] + self._results

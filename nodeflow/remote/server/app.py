@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,7 @@ class ServerOptions:
     max_body_bytes: int = 32 * 1024 * 1024
     max_log_lines: int = 200_000  # per task
     max_wait_s: float = 60.0  # cap on any long-poll
+    keep_tasks_days: float = 7.0  # finished tasks (and their logs) are forgotten after this
     run_timers: bool = True
     resume_runs: bool = True
 
@@ -67,6 +69,7 @@ class ServerState:
         self.timers = Timers(self.db, self.store, self.runs)
         self.closing = False
         self._started = False
+        self._pruned = float("-inf")
 
     def start(self) -> None:
         """Background work: leases get a grace period, runs resume, timers tick."""
@@ -78,9 +81,22 @@ class ServerState:
         if self.options.run_timers:
             self.timers.start()
 
+    async def call(self, fn, *args):
+        """Run a short database call for a hot route: straight on the event loop with SQLite (a few
+        hundred microseconds; a thread hop would cost more), in the thread pool for a database over
+        the network (the loop must not wait on the wire)."""
+        if self.db.is_sqlite:
+            return fn(*args)
+        return await run_in_threadpool(fn, *args)
+
     def maintain(self) -> None:
+        """Every few seconds: leases that ran out; once an hour: old tasks and runners."""
         self.queue.expire()
-        self.runners.prune()
+        now = time.monotonic()
+        if now - self._pruned > 3600:
+            self._pruned = now
+            self.runners.prune()
+            self.queue.prune(self.options.keep_tasks_days * 86400)
 
     def close(self) -> None:
         self.closing = True

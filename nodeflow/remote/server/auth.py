@@ -138,7 +138,10 @@ class Auth:
 _bearer = HTTPBearer(auto_error=False, description="a nodeflow token: `Authorization: Bearer nf_…`")
 
 
-def principal(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+# The dependencies are ``async``: FastAPI runs plain functions in its thread pool, and a thread hop
+# per dependency per request costs more than the (cached) token check itself.
+
+async def principal(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
     """Any valid token (user or runner)."""
     if cred is None or not cred.credentials:
         raise HTTPException(401, "missing token: send 'Authorization: Bearer <token>'",
@@ -149,14 +152,14 @@ def principal(request: Request, cred: HTTPAuthorizationCredentials | None = Depe
     return p
 
 
-def user(p: Principal = Depends(principal)) -> Principal:
+async def user(p: Principal = Depends(principal)) -> Principal:
     """A user token: runner tokens may only lease and report tasks."""
     if p.kind != "user":
         raise HTTPException(403, "a runner token can only register runners, lease tasks and report on them")
     return p
 
 
-def admin(p: Principal = Depends(user)) -> Principal:
+async def admin(p: Principal = Depends(user)) -> Principal:
     if not p.admin:
         raise HTTPException(403, "this needs an admin account")
     return p

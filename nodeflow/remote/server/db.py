@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import (Boolean, Column, Double, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        create_engine, event)
+                        create_engine, event, text)
 from sqlalchemy.engine import Connection, Engine
 
 metadata = MetaData()
@@ -112,6 +112,7 @@ tasks = Table(
     Column("finished_at", Double),
     Column("result", Text),
     Column("version", Integer, nullable=False, default=1),
+    Column("change_seq", Integer, nullable=False, default=0),  # the queue's change number of the last change
     Column("log_seq", Integer, nullable=False, default=0),
     Column("log_lines", Integer, nullable=False, default=0),
     Column("progress", Double),
@@ -119,9 +120,11 @@ tasks = Table(
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("server_run", String(100)),
     UniqueConstraint("owner_id", "key", name="uq_task_owner_key"),
-    Index("ix_tasks_state_tags", "state", "tags", "priority", "id"),
+    # the lease query walks this index in order: state, tag set, then priority (high first) and age
+    Index("ix_tasks_lease_order", "state", "tags", text("priority DESC"), "id"),
     Index("ix_tasks_runner", "runner_id", "state"),
     Index("ix_tasks_lease", "lease"),
+    Index("ix_tasks_client_change", "client", "change_seq"),
 )
 
 task_logs = Table(
@@ -130,7 +133,9 @@ task_logs = Table(
     Column("task_id", Integer, nullable=False),
     Column("seq", Integer, nullable=False),
     Column("lines", Text, nullable=False),
+    Column("change_seq", Integer, nullable=False, default=0),
     Index("ix_task_logs_task_seq", "task_id", "seq"),
+    Index("ix_task_logs_change", "change_seq"),
 )
 
 runs = Table(

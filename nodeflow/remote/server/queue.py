@@ -1,62 +1,55 @@
-"""The task queue: submit, lease, heartbeat, report, watch, cancel, expire.
+"""The task queue: submit, cancel, expire, and the bookkeeping both halves
+share (``queue_lease``: runners' leases, results, heartbeats;
+``queue_watch``: what changed, for the submitting side).
 
 States: ``queued`` → ``running`` (leased) → ``succeeded`` | ``failed`` |
-``cancelled``. The lease path is built for throughput:
+``cancelled``. A lease lives ``lease_timeout_s`` and is renewed by every
+heartbeat that lists it; ``expire()`` re-queues tasks whose lease ran out
+(one more retry; past ``max_retries`` the task fails with reason ``lost``). A
+cancel of a queued task ends it at once; of a running one, it is flagged and
+told to the runner at its next heartbeat.
 
-* a runner leases up to its free slots in ONE request, and hands in the
-  results of finished tasks in the same request;
-* candidate tasks are found by *tag set*: an in-memory hint of the tag sets
-  that may have queued tasks (added on every enqueue, dropped when a query
-  finds none) picks the sets that are subsets of the runner's tags, then one
-  indexed query takes the oldest tasks of those sets;
-* the claim is one ``UPDATE … WHERE id IN (…) AND state = 'queued'`` with a
-  fresh lease token, read back by that token — at most one live lease per
-  task even with several server processes on one PostgreSQL database;
-* long-polls sleep on the ``Notifier`` (no polling of the database).
+Bookkeeping:
 
-A lease lives ``lease_timeout_s`` and is renewed by every heartbeat that
-lists it. ``expire()`` re-queues tasks whose lease ran out (one more retry;
-past ``max_retries`` the task fails with reason ``lost``); results carrying a
-stale lease are ignored, so a task completes at most once. A cancel of a
-running task is flagged and told to the runner at its next heartbeat.
+* every write transaction takes the next *change number* and stamps the
+  tasks (and log chunks) it touches, so watchers can ask "what changed
+  after N" with one indexed query; each change also bumps the task's
+  ``version`` (for watchers that ask by id);
+* after a commit, ``_changed`` wakes the long-polls of the clients concerned
+  (``client:<id>``) and, when tasks became leasable, the runners (``queue``);
+* an in-memory *hint* of the tag sets that may have queued tasks (added on
+  every enqueue, dropped when a lease query finds none) keeps the lease path
+  from looking at tag sets with nothing in them.
 
-Every change bumps the task's ``version``; watchers send the versions they
-know and get back only what changed (an in-memory cache of versions keeps
-that check off the database).
+Change numbers and wake-ups live in this process: run one server process
+per database (the claim itself stays safe with more — see ``queue_lease``).
 """
 from __future__ import annotations
 
 import json
-import secrets
 import threading
 import time
 from typing import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
-from ..protocol import (TASK_CANCELLED, TASK_FINAL, TASK_QUEUED, TASK_RUNNING, TASK_SUCCEEDED, Heartbeat,
-                        HeartbeatReply, LeasedTask, LeaseRequest, TaskReport, TaskState, TaskSubmit, TaskWatch,
-                        WireResult)
+from ..protocol import TASK_CANCELLED, TASK_FINAL, TASK_QUEUED, TASK_RUNNING, TaskSubmit, WireResult
 from .auth import Principal
 from .db import Database, task_logs, tasks
-from .errors import NotFound
 from .notify import Notifier
+from .queue_lease import Leasing
+from .queue_watch import Watching
 from .runners import RunnerRegistry
+from .sql import chunks as _chunks
 
-CHUNK = 500  # ids per IN (…) list
-MAX_LOG_CHUNKS_PER_STATUS = 50
+_VERSION_UP = tasks.c.version + 1
 
 
 def tag_key(tags: Iterable[str]) -> str:
     return ",".join(sorted(set(tags)))
 
 
-def _chunks(seq: list, n: int = CHUNK):
-    for i in range(0, len(seq), n):
-        yield seq[i:i + n]
-
-
-class TaskQueue:
+class TaskQueue(Watching, Leasing):
     def __init__(self, db: Database, notifier: Notifier, runners: RunnerRegistry, *, lease_timeout_s: float = 60.0,
                  max_retries: int = 3, max_log_lines: int = 200_000, clock=time.time):
         self.db = db
@@ -70,6 +63,20 @@ class TaskQueue:
         self._hint: set[str] | None = None  # tag sets that may have queued tasks
         self._versions: dict[int, tuple[int, int, int]] = {}  # id → (version, log_seq, owner_id)
         self._epoch = 0
+        self._seq: int | None = None  # the last change sequence number handed out
+
+    def _next_seq(self, conn) -> int:
+        """A new change number (inside a write transaction: writers are serialized, so numbers
+        commit in order and a watcher's cursor never skips one)."""
+        if self._seq is None:
+            self._seq = max(conn.execute(select(func.max(tasks.c.change_seq))).scalar() or 0,
+                            conn.execute(select(func.max(task_logs.c.change_seq))).scalar() or 0)
+        self._seq += 1
+        return self._seq
+
+    @staticmethod
+    def _bump(cs: int) -> dict:
+        return {"version": _VERSION_UP, "change_seq": cs}
 
     # -- bookkeeping ------------------------------------------------------------------------
     def _hint_sets(self) -> set[str]:
@@ -111,6 +118,7 @@ class TaskQueue:
         keys = [t.key for t in items]
         changed: list[tuple[int, str]] = []
         with self.db.write() as conn:
+            cs = self._next_seq(conn)
             known: dict[str, tuple[int, str]] = {}
             for part in _chunks(keys):
                 for tid, key, cl in conn.execute(select(tasks.c.id, tasks.c.key, tasks.c.client)
@@ -121,7 +129,7 @@ class TaskQueue:
                 if t.key in known:
                     tid, cl = known[t.key]
                     if cl != client:  # taken over by a new watcher (e.g. a re-attached run)
-                        conn.execute(update(tasks).where(tasks.c.id == tid).values(client=client))
+                        conn.execute(update(tasks).where(tasks.c.id == tid).values(client=client, **self._bump(cs)))
                         changed.append((tid, client))
                     continue
                 if t.key in seen:
@@ -134,7 +142,7 @@ class TaskQueue:
                              "tags": tag_key(t.tags), "slots": t.slots, "priority": t.priority,
                              "state": TASK_QUEUED, "retries": 0,
                              "max_retries": self.max_retries if t.max_retries is None else t.max_retries,
-                             "submitted_at": now, "version": 1, "log_seq": 0, "log_lines": 0,
+                             "submitted_at": now, "version": 1, "change_seq": cs, "log_seq": 0, "log_lines": 0,
                              "cancel_requested": False, "server_run": server_run})
             if rows:
                 conn.execute(tasks.insert(), rows)
@@ -148,86 +156,12 @@ class TaskQueue:
         self._changed(changed, queue=bool(rows))
         return [known[k][0] for k in keys]
 
-    def status(self, p: Principal, watches: list[TaskWatch]) -> list[TaskState]:
-        """States of the watched tasks that changed since the versions given."""
-        with self._lock:
-            epoch = self._epoch
-            cached = {w.id: self._versions.get(w.id) for w in watches}
-        todo = [i for i, v in cached.items() if v is None]
-        if todo:
-            loaded: dict[int, tuple[int, int, int]] = {}
-            with self.db.read() as conn:
-                for part in _chunks(todo):
-                    for tid, ver, seq, owner in conn.execute(select(tasks.c.id, tasks.c.version, tasks.c.log_seq,
-                                                                    tasks.c.owner_id).where(tasks.c.id.in_(part))):
-                        loaded[tid] = (ver, seq, owner)
-            cached.update(loaded)
-            with self._lock:
-                if self._epoch == epoch:  # nothing changed while we read: safe to remember
-                    if len(self._versions) > 200_000:
-                        self._versions.clear()
-                    self._versions.update(loaded)
-        out: list[TaskState] = []
-        want: dict[int, TaskWatch] = {}
-        for w in watches:
-            v = cached.get(w.id)
-            if v is None or (v[2] != p.user_id and not p.admin):
-                out.append(TaskState(id=w.id, version=0, state="unknown", missing=True))
-            elif (v[0], v[1]) != (w.version, w.log_seq):
-                want[w.id] = w
-        if want:
-            out.extend(self._states(want))
-        return out
-
-    def _states(self, want: dict[int, TaskWatch]) -> list[TaskState]:
-        out = []
-        with self.db.read() as conn:
-            rows = []
-            for part in _chunks(list(want)):
-                rows.extend(conn.execute(select(tasks).where(tasks.c.id.in_(part))).all())
-            runner_names = {}
-            for r in rows:
-                w = want[r.id]
-                lines: list = []
-                if r.log_seq > w.log_seq:
-                    for (chunk,) in conn.execute(select(task_logs.c.lines).where(
-                            task_logs.c.task_id == r.id, task_logs.c.seq > w.log_seq)
-                            .order_by(task_logs.c.seq).limit(MAX_LOG_CHUNKS_PER_STATUS)):
-                        lines.extend(json.loads(chunk))
-                    log_seq = min(r.log_seq, w.log_seq + MAX_LOG_CHUNKS_PER_STATUS)
-                else:
-                    log_seq = r.log_seq
-                runner = host = None
-                if r.runner_id is not None:
-                    if r.runner_id not in runner_names:
-                        rr = self.runners.get(r.runner_id)
-                        runner_names[r.runner_id] = (rr["name"], rr["host"]) if rr else (None, None)
-                    runner, host = runner_names[r.runner_id]
-                result = WireResult.model_validate_json(r.result) if r.result else None
-                out.append(TaskState(id=r.id, version=r.version, state=r.state, reason=r.reason, runner=runner,
-                                     host=host, retries=r.retries, submitted_at=r.submitted_at,
-                                     started_at=r.started_at, finished_at=r.finished_at, progress=r.progress,
-                                     progress_message=r.progress_message, result=result, log=lines,
-                                     log_seq=log_seq))
-        return out
-
-    def logs(self, p: Principal, task_id: int, after: int = 0, limit: int = 1000) -> tuple[list, int]:
-        with self.db.read() as conn:
-            row = conn.execute(select(tasks.c.owner_id).where(tasks.c.id == task_id)).first()
-            if row is None or (row.owner_id != p.user_id and not p.admin):
-                raise NotFound(f"no task {task_id}")
-            lines, last = [], after
-            for seq, chunk in conn.execute(select(task_logs.c.seq, task_logs.c.lines).where(
-                    task_logs.c.task_id == task_id, task_logs.c.seq > after).order_by(task_logs.c.seq).limit(limit)):
-                lines.extend(json.loads(chunk))
-                last = seq
-        return lines, last
-
     def cancel(self, p: Principal | None, ids: list[int] | None = None, *, only_queued: bool = False) -> list[int]:
         """Cancel tasks (``ids`` None: all of them — admin). Queued ones end at once."""
         now = self.clock()
         done, changed = [], []
         with self.db.write() as conn:
+            cs = self._next_seq(conn)
             q = select(tasks.c.id, tasks.c.state, tasks.c.owner_id, tasks.c.client, tasks.c.cancel_requested)
             states = [TASK_QUEUED] if only_queued else [TASK_QUEUED, TASK_RUNNING]
             rows = []
@@ -241,11 +175,10 @@ class TaskQueue:
                     continue
                 if r.state == TASK_QUEUED:
                     n = conn.execute(update(tasks).where(tasks.c.id == r.id, tasks.c.state == TASK_QUEUED).values(
-                        state=TASK_CANCELLED, reason="cancelled", finished_at=now,
-                        version=tasks.c.version + 1)).rowcount
+                        state=TASK_CANCELLED, reason="cancelled", finished_at=now, **self._bump(cs))).rowcount
                 elif r.state == TASK_RUNNING and not only_queued and not r.cancel_requested:
                     n = conn.execute(update(tasks).where(tasks.c.id == r.id).values(
-                        cancel_requested=True, version=tasks.c.version + 1)).rowcount
+                        cancel_requested=True, **self._bump(cs))).rowcount
                 else:
                     n = 0
                 if n:
@@ -254,157 +187,6 @@ class TaskQueue:
         self._changed(changed)
         return done
 
-    # -- runner side ------------------------------------------------------------------------
-    def lease(self, runner: dict, req: LeaseRequest) -> tuple[list[LeasedTask], list[int]]:
-        """One attempt (no waiting): apply the results handed in, then claim what fits."""
-        now = self.clock()
-        free = req.max_tasks if req.free_slots is None else req.free_slots
-        want = 0 if (runner["shutdown"] or runner["draining"]) else min(req.max_tasks, free)
-        sets = []
-        if want:
-            tagset = runner["tagset"]
-            sets = [k for k in self._hint_sets() if (set(k.split(",")) - {""}) <= tagset]
-        out: list[LeasedTask] = []
-        changed: list[tuple[int, str]] = []
-        with self.db.write() as conn:
-            accepted = self._apply_results(conn, runner["id"], req.results, now, changed)
-            self.runners.seen(conn, runner["id"], now)
-            if want and sets:
-                q = (select(tasks.c.id, tasks.c.slots).where(tasks.c.state == TASK_QUEUED, tasks.c.tags.in_(sets))
-                     .order_by(tasks.c.priority.desc(), tasks.c.id).limit(max(4 * want, 16)))
-                if not runner["owner_admin"]:
-                    q = q.where(tasks.c.owner_id == runner["owner_id"])
-                cands = conn.execute(q).all()
-                if not cands and runner["owner_admin"]:
-                    with self._lock:
-                        if self._hint is not None:
-                            self._hint.difference_update(sets)
-                take = []
-                for tid, slots in cands:
-                    if len(take) >= want:
-                        break
-                    if slots <= free:
-                        take.append(tid)
-                        free -= slots
-                if take:
-                    token = secrets.token_hex(8)
-                    conn.execute(update(tasks).where(tasks.c.id.in_(take), tasks.c.state == TASK_QUEUED).values(
-                        state=TASK_RUNNING, runner_id=runner["id"], lease=token,
-                        lease_expires=now + self.lease_timeout_s, started_at=now, version=tasks.c.version + 1))
-                    for r in conn.execute(select(tasks.c.id, tasks.c.spec, tasks.c.slots, tasks.c.retries,
-                                                 tasks.c.client).where(tasks.c.lease == token)):
-                        spec = json.loads(r.spec)
-                        out.append(LeasedTask(task_id=r.id, lease=token, spec=spec, slots=r.slots,
-                                              retries=r.retries, timeout_s=spec.get("timeout_s")))
-                        changed.append((r.id, r.client))
-        self._changed(changed)
-        return out, accepted
-
-    def _apply_results(self, conn, runner_id: int, reports: list[TaskReport], now: float,
-                       changed: list[tuple[int, str]]) -> list[int]:
-        if not reports:
-            return []
-        rows = {}
-        for part in _chunks([r.task_id for r in reports]):
-            for r in conn.execute(select(tasks.c.id, tasks.c.state, tasks.c.lease, tasks.c.runner_id,
-                                         tasks.c.client, tasks.c.cancel_requested).where(tasks.c.id.in_(part))):
-                rows[r.id] = r
-        for rep in reports:
-            row = rows.get(rep.task_id)
-            if row is None or row.state != TASK_RUNNING or row.lease != rep.lease or row.runner_id != runner_id:
-                continue  # stale (the lease ran out and the task went elsewhere) or a repeat: ignore
-            state = rep.state
-            if row.cancel_requested and state != TASK_SUCCEEDED:
-                state = TASK_CANCELLED
-            conn.execute(update(tasks).where(tasks.c.id == rep.task_id).values(
-                state=state, reason=rep.reason, result=rep.result.model_dump_json(), finished_at=now,
-                lease_expires=None, version=tasks.c.version + 1))  # the lease stays: late log chunks still fit
-            changed.append((rep.task_id, row.client))
-        return [r.task_id for r in reports]
-
-    def heartbeat(self, runner: dict, hb: Heartbeat) -> HeartbeatReply:
-        now = self.clock()
-        rid = runner["id"]
-        changed: list[tuple[int, str]] = []
-        requeued = False
-        with self.db.write() as conn:
-            self.runners.seen(conn, rid, now, draining=hb.draining)
-            accepted = self._apply_results(conn, rid, hb.results, now, changed)
-            listed = {r.task_id: r.lease for r in hb.running}
-            for r in hb.release:
-                listed[r.task_id] = r.lease
-            for c in hb.logs:
-                listed.setdefault(c.task_id, c.lease)
-            for pr in hb.progress:
-                listed.setdefault(pr.task_id, pr.lease)
-            rows = {}
-            for part in _chunks(list(listed)):
-                for r in conn.execute(select(tasks.c.id, tasks.c.state, tasks.c.lease, tasks.c.runner_id,
-                                             tasks.c.client, tasks.c.cancel_requested, tasks.c.log_seq,
-                                             tasks.c.log_lines).where(tasks.c.id.in_(part))):
-                    rows[r.id] = dict(r._mapping)
-
-            def mine(tid: int, lease: str):
-                r = rows.get(tid)
-                return r if (r is not None and r["state"] == TASK_RUNNING and r["lease"] == lease
-                             and r["runner_id"] == rid) else None
-
-            for c in hb.logs:
-                r = rows.get(c.task_id)
-                if (r is None or not c.lines or r["lease"] != c.lease or r["runner_id"] != rid
-                        or r["state"] == TASK_QUEUED):
-                    continue
-                lines = [list(x) for x in c.lines]
-                room = self.max_log_lines - r["log_lines"]
-                if room <= 0:
-                    continue
-                if len(lines) > room:
-                    lines = lines[:room] + [["stderr", f"[log cut at {self.max_log_lines} lines by the server]"]]
-                seq = r["log_seq"] + 1
-                conn.execute(task_logs.insert().values(task_id=c.task_id, seq=seq, lines=json.dumps(lines)))
-                conn.execute(update(tasks).where(tasks.c.id == c.task_id).values(
-                    log_seq=seq, log_lines=tasks.c.log_lines + len(lines), version=tasks.c.version + 1))
-                r["log_seq"], r["log_lines"] = seq, r["log_lines"] + len(lines)
-                changed.append((c.task_id, r["client"]))
-            for pr in hb.progress:
-                r = mine(pr.task_id, pr.lease)
-                if r is not None:
-                    conn.execute(update(tasks).where(tasks.c.id == pr.task_id).values(
-                        progress=pr.fraction, progress_message=pr.message, version=tasks.c.version + 1))
-                    changed.append((pr.task_id, r["client"]))
-            for rel in hb.release:
-                r = mine(rel.task_id, rel.lease)
-                if r is not None:
-                    values = ({"state": TASK_CANCELLED, "reason": "cancelled", "finished_at": now}
-                              if r["cancel_requested"] else {"state": TASK_QUEUED, "started_at": None})
-                    conn.execute(update(tasks).where(tasks.c.id == rel.task_id).values(
-                        runner_id=None, lease=None, lease_expires=None, version=tasks.c.version + 1, **values))
-                    changed.append((rel.task_id, r["client"]))
-                    requeued = requeued or not r["cancel_requested"]
-            renew, cancel = [], []
-            for r in hb.running:
-                row = mine(r.task_id, r.lease)
-                if row is None:
-                    if r.task_id not in accepted:
-                        cancel.append(r.task_id)
-                else:
-                    renew.append(r.task_id)
-                    if row["cancel_requested"]:
-                        cancel.append(r.task_id)
-            for part in _chunks(renew):
-                conn.execute(update(tasks).where(tasks.c.id.in_(part), tasks.c.runner_id == rid,
-                                                 tasks.c.state == TASK_RUNNING)
-                             .values(lease_expires=now + self.lease_timeout_s))
-        if requeued:
-            self._hint_add(self._tags_of([r.task_id for r in hb.release]))
-        self._changed(changed, queue=requeued)
-        return HeartbeatReply(cancel=cancel, shutdown=bool(runner["shutdown"]), accepted=accepted)
-
-    def _tags_of(self, ids: list[int]) -> set[str]:
-        with self.db.read() as conn:
-            return {t for part in _chunks(ids)
-                    for (t,) in conn.execute(select(tasks.c.tags).where(tasks.c.id.in_(part)))}
-
     # -- maintenance ------------------------------------------------------------------------
     def expire(self) -> int:
         """Re-queue (or fail) running tasks whose lease ran out. Returns how many."""
@@ -412,6 +194,7 @@ class TaskQueue:
         changed: list[tuple[int, str]] = []
         requeued: set[str] = set()
         with self.db.write() as conn:
+            cs = self._next_seq(conn)
             rows = conn.execute(select(tasks.c.id, tasks.c.lease, tasks.c.client, tasks.c.retries, tasks.c.tags,
                                        tasks.c.max_retries, tasks.c.cancel_requested)
                                 .where(tasks.c.state == TASK_RUNNING, tasks.c.lease_expires < now)).all()
@@ -426,12 +209,24 @@ class TaskQueue:
                     values = {"state": TASK_QUEUED, "started_at": None, "retries": r.retries + 1}
                     requeued.add(r.tags)
                 n = conn.execute(update(tasks).where(tasks.c.id == r.id, tasks.c.lease == r.lease).values(
-                    runner_id=None, lease=None, lease_expires=None, version=tasks.c.version + 1, **values)).rowcount
+                    runner_id=None, lease=None, lease_expires=None, **self._bump(cs), **values)).rowcount
                 if n:
                     changed.append((r.id, r.client))
         self._hint_add(requeued)
         self._changed(changed, queue=bool(requeued))
         return len(changed)
+
+    def prune(self, keep_s: float) -> int:
+        """Forget finished tasks (and their logs) that ended more than ``keep_s`` ago."""
+        cutoff = self.clock() - keep_s
+        with self.db.write() as conn:
+            old = select(tasks.c.id).where(tasks.c.state.in_(list(TASK_FINAL)), tasks.c.finished_at < cutoff)
+            conn.execute(delete(task_logs).where(task_logs.c.task_id.in_(old)))
+            n = conn.execute(delete(tasks).where(tasks.c.state.in_(list(TASK_FINAL)),
+                                                 tasks.c.finished_at < cutoff)).rowcount
+        with self._lock:
+            self._versions.clear()
+        return n
 
     def grace(self) -> None:
         """At start-up: give runners a full lease time to come back before their tasks move."""

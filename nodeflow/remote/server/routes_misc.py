@@ -17,7 +17,7 @@ from .errors import NotFound
 router = APIRouter()
 
 
-def server(request: Request):
+async def server(request: Request):
     return request.app.state.server
 
 

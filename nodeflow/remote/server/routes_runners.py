@@ -8,7 +8,6 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from starlette.concurrency import run_in_threadpool
 
 from ..protocol import (Heartbeat, HeartbeatReply, LeaseRequest, LeaseResponse, RunnerInfo, RunnerRegister,
                         RunnerRegistered)
@@ -45,13 +44,15 @@ def shutdown(runner_id: RunnerId, s=Depends(server), p: Principal = Depends(user
              summary="Hand in results and lease up to max_tasks tasks whose tags the runner has; "
                      "with wait_s, hold the request until there is work")
 async def lease(runner_id: RunnerId, body: LeaseRequest, s=Depends(server), p: Principal = Depends(principal)):
-    runner = await run_in_threadpool(s.runners.check, p, runner_id)
+    # The hot path: each attempt is a few short statements under the write lock (see ServerState.call);
+    # the waiting in between is asynchronous.
+    runner = await s.call(s.runners.check, p, runner_id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(body.wait_s, s.options.max_wait_s)
     accepted: list[int] = []
     while True:
         gen = s.notifier.gen("queue")
-        tasks, acc = await run_in_threadpool(s.queue.lease, runner, body)
+        tasks, acc = await s.call(s.queue.lease, runner, body)
         accepted += acc
         if body.results:
             body = body.model_copy(update={"results": []})  # handed in once
@@ -59,12 +60,12 @@ async def lease(runner_id: RunnerId, body: LeaseRequest, s=Depends(server), p: P
         if tasks or remaining <= 0 or s.closing or body.max_tasks == 0:
             return LeaseResponse(tasks=tasks, accepted=accepted)
         await s.notifier.wait("queue", gen, remaining)
-        runner = await run_in_threadpool(s.runners.check, p, runner_id)
+        runner = await s.call(s.runners.check, p, runner_id)
 
 
 @router.post("/runners/{runner_id}/heartbeat", response_model=HeartbeatReply,
              summary="Renew the leases listed, take logs, progress, results and given-back tasks; "
                      "answers which tasks to cancel and whether to shut down")
-def heartbeat(runner_id: RunnerId, body: Heartbeat, s=Depends(server), p: Principal = Depends(principal)):
-    runner = s.runners.check(p, runner_id)
-    return s.queue.heartbeat(runner, body)
+async def heartbeat(runner_id: RunnerId, body: Heartbeat, s=Depends(server), p: Principal = Depends(principal)):
+    runner = await s.call(s.runners.check, p, runner_id)
+    return await s.call(s.queue.heartbeat, runner, body)

@@ -6,7 +6,6 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from starlette.concurrency import run_in_threadpool
 
 from ..protocol import (CancelRequest, CancelResponse, StatusRequest, StatusResponse, SubmitRequest, SubmitResponse,
                         TaskState, TaskWatch)
@@ -43,18 +42,27 @@ def submit(body: SubmitRequest, s=Depends(server), p: Principal = Depends(user))
 
 
 @router.post("/tasks/status", response_model=StatusResponse,
-             summary="The tasks that changed since the versions given; with wait_s, hold the request until "
-                     "one of this client's tasks changes")
+             summary="Tasks that changed: those listed (since the versions given) or, with client and since, "
+                     "every task of that client after that cursor; with wait_s, hold the request until one of "
+                     "this client's tasks changes")
 async def status(body: StatusRequest, s=Depends(server), p: Principal = Depends(user)):
     topic = f"client:{body.client}" if body.client else "tasks"
+    cursor_mode = body.since is not None and bool(body.client)
+
+    def look():
+        if cursor_mode:
+            return s.queue.changes(p, body.client, body.since)
+        return s.queue.status(p, body.tasks), None
+
     gen = s.notifier.gen(topic)
-    states = await run_in_threadpool(s.queue.status, p, body.tasks)
-    if states or body.wait_s <= 0 or s.closing:
-        return StatusResponse(tasks=states)
-    if await s.notifier.wait(topic, gen, min(body.wait_s, s.options.max_wait_s)):
-        await asyncio.sleep(0.005)  # let a burst of changes land together
-        states = await run_in_threadpool(s.queue.status, p, body.tasks)
-    return StatusResponse(tasks=states)
+    states, cursor = await s.call(look)  # short reads (see ServerState.call)
+    if not states and body.wait_s > 0 and not s.closing:
+        if await s.notifier.wait(topic, gen, min(body.wait_s, s.options.max_wait_s)):
+            await asyncio.sleep(0.005)  # let a burst of changes land together
+            states, cursor = await s.call(look)
+    if cursor_mode and cursor is None:
+        cursor = body.since
+    return StatusResponse(tasks=states, cursor=cursor if cursor_mode else None)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskState, summary="One task's state and result")

@@ -23,6 +23,7 @@ from .db import Database, runners, tasks, users
 from .errors import NotFound
 
 FORGET_OFFLINE_AFTER_S = 24 * 3600.0
+SEEN_EVERY_S = 1.0
 
 
 class RunnerRegistry:
@@ -75,15 +76,20 @@ class RunnerRegistry:
         return r
 
     def seen(self, conn, runner_id: int, now: float, draining: bool | None = None) -> None:
+        """A sign of life (written at most once a second unless ``draining`` changes)."""
+        with self._lock:
+            hit = self._cache.get(runner_id)
+            if (hit is not None and now - (hit.get("last_heartbeat") or 0) < SEEN_EVERY_S
+                    and (draining is None or draining == hit["draining"])):
+                return
+            if hit is not None:
+                hit["last_heartbeat"] = now
+                if draining is not None:
+                    hit["draining"] = draining
         values: dict = {"last_heartbeat": now}
         if draining is not None:
             values["draining"] = draining
         conn.execute(update(runners).where(runners.c.id == runner_id).values(**values))
-        if draining is not None:
-            with self._lock:
-                hit = self._cache.get(runner_id)
-                if hit is not None:
-                    hit["draining"] = draining
 
     def shutdown(self, p: Principal, runner_id: int) -> None:
         r = self.get(runner_id)

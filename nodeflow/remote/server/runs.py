@@ -50,12 +50,15 @@ class QueueTaskService:
             self._topics.append(topic)
         return self.queue.submit(self.owner, client, tasks, server_run=self.run_id)
 
-    def status(self, client: str, watches: list, wait_s: float) -> list:
+    def changes(self, client: str, since: int, wait_s: float) -> tuple[list, int]:
         self._event.clear()
-        states = self.queue.status(self.owner, watches)
+        states, cursor = self.queue.changes(self.owner, client, since)
         if not states and wait_s > 0:
             self._event.wait(wait_s)
-        return states
+        return states, cursor
+
+    def status(self, client: str, watches: list, wait_s: float) -> list:
+        return self.queue.status(self.owner, watches)
 
     def cancel(self, ids: list[int]) -> None:
         self.queue.cancel(self.owner, ids)
@@ -159,7 +162,7 @@ class RunManager:
 
     def _run(self, p: Principal, wf: dict, content: bytes, live: _Live, policy: str | None, attach: bool) -> None:
         from ...engine import run_workflow
-        from ...engine.plan import RunPlan
+        from ...engine.runner import build_plan
         from ...executors.factory import executor_names
         from ...executors.runner import RunnerExecutor, RunnerSettings
         from ...model import loads
@@ -172,18 +175,17 @@ class RunManager:
             path = run_dir / f"{wf['name']}.nc"
             atomic_write_bytes(path, content)
             workflow = loads(content, path=str(path))
-            plan = RunPlan.build(workflow, self._registry)
-            tags = {n: tuple(pn.settings.tags) for n, pn in plan.nodes.items()}
+            plan, params = build_plan(workflow, self._registry)  # parameters and sub-workflows as on the desktop
             for name in executor_names(plan, plan.settings.executor):
                 executors[name] = RunnerExecutor(QueueTaskService(self.queue, self.notifier, p, live.run_id),
-                                                 RunnerSettings(wait_s=30.0), node_tags=tags, name=name)
+                                                 RunnerSettings(wait_s=30.0), name=name)
 
             def keep(s):
                 live.scheduler = s
                 if live.cancel:
                     s.cancel()
 
-            result = run_workflow(workflow, registry=self._registry, plan=plan, executors=executors,
+            result = run_workflow(workflow, registry=self._registry, plan=plan, params=params, executors=executors,
                                   observers=[live], failure_policy=policy, runs_dir=self.runs_dir,
                                   history=self._history, run_id=None if attach else live.run_id,
                                   attach=live.run_id if attach else None, on_scheduler=keep)
