@@ -34,7 +34,7 @@ from nodeflow.model import Workflow  # noqa: E402
 N = 100
 REPEATS = 3
 WALL_REPEATS = 3
-JOBS_NEEDED = REPEATS * (4 * N + 20) + WALL_REPEATS * 3 * N
+JOBS_NEEDED = REPEATS * (3 * N + 20) + WALL_REPEATS * 3 * N
 
 
 class CountingTransport(SSHTransport):
