@@ -12,6 +12,8 @@ import os
 import sys
 
 
+from .common import CommandFailed, load_workflow, plan_workflow
+
 def add_parser(sub) -> None:
     p = sub.add_parser("estimate", help="expected duration and critical path of a workflow, from earlier runs",
                        description="Estimate how long running FILE would take, from the run history, "
@@ -29,29 +31,22 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    try:
+        return _run(args)
+    except CommandFailed as e:
+        return e.code
+
+
+def _run(args) -> int:
     from .. import appdirs
-    from ..engine import PlanError
-    from ..engine.params import ParameterError, parse_cli_params
     from ..engine.plan import workflow_hash
-    from ..engine.runner import build_plan
     from ..history.eta import EtaTracker
     from ..library import default_registry
-    from ..model import WorkflowFileError, load
 
-    try:
-        wf = load(args.file)
-    except WorkflowFileError as e:
-        print(str(e), file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"{args.file}: {e.strerror or e}", file=sys.stderr)
-        return 1
+    wf = load_workflow(args.file)
     registry = default_registry()
-    try:  # the plan `nodeflow run` would make: sub-workflows inlined, parameters expanded
-        plan, _params = build_plan(wf, registry, params=parse_cli_params(args.param), skip_unknown=True)
-    except (PlanError, ParameterError) as e:
-        print(f"{args.file}: {e}", file=sys.stderr)
-        return 2
+    # the plan `nodeflow run` would make: sub-workflows inlined, parameters expanded
+    plan, _params = plan_workflow(args.file, wf, registry, args.param, skip_unknown=True)
     try:
         default, slots = _executors(args, plan)
     except ValueError as e:

@@ -13,6 +13,8 @@ import signal
 import sys
 import threading
 
+from .common import CommandFailed, load_workflow, plan_workflow
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="run a workflow without the editor")
@@ -43,31 +45,24 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    try:
+        return _run(args)
+    except CommandFailed as e:
+        return e.code
+
+
+def _run(args) -> int:
     from .. import appdirs
-    from ..engine import PlanError, run_workflow
+    from ..engine import run_workflow
     from ..library import default_registry
-    from ..model import WorkflowFileError, load, save
+    from ..model import save
     from .progress import ConsoleProgress
 
-    try:
-        wf = load(args.file)
-    except WorkflowFileError as e:
-        print(str(e), file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"{args.file}: {e.strerror or e}", file=sys.stderr)
-        return 1
+    wf = load_workflow(args.file)
     registry = default_registry()
     for problem in registry.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    from ..engine.params import ParameterError, parse_cli_params
-    from ..engine.runner import build_plan
-
-    try:
-        plan, params = build_plan(wf, registry, params=parse_cli_params(args.param), skip_unknown=args.skip_unknown)
-    except (PlanError, ParameterError) as e:
-        print(f"{args.file}: {e}", file=sys.stderr)
-        return 2
+    plan, params = plan_workflow(args.file, wf, registry, args.param, skip_unknown=args.skip_unknown)
 
     from ..config import ConfigError, load_config
     from ..executors.factory import ExecutorConfigError, executor_names, make_executors
