@@ -138,7 +138,7 @@ class RunManager:
     # -- starting ---------------------------------------------------------------------------
     def execute(self, p: Principal, wf: dict, version: dict, trigger: str, failure_policy: str | None = None,
                 run_id: str | None = None, attach: bool = False) -> str:
-        from ...engine.scheduler import new_run_id
+        from ...engine.runfolders import new_run_id
 
         content = self.store.content(wf, version)
         run_id = run_id or new_run_id()
