@@ -32,7 +32,7 @@ MAX_RESULT_LINES = 20000
 
 
 def local_spec(task: LeasedTask, workdir: Path, *, keep_cwd: bool = True, guard: bool = True) -> TaskSpec:
-    from ...engine.scheduler import node_dirname
+    from ...engine.runfolders import node_dirname
 
     spec = TaskSpec.from_json_dict({k: v for k, v in task.spec.items() if k in _SPEC_FIELDS}, None)
     folder = workdir / node_dirname(str(spec.run_id or "run")) / f"{node_dirname(spec.node or 'node')}-t{task.task_id}"
