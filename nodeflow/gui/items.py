@@ -78,6 +78,7 @@ class FlowNodeItem(NodeItem):
         self.duration: str = ""
         self.note: str = ""  # e.g. an error shown in the footer
         self.marked = False  # highlighted as part of a problem
+        self.badge: str = ""  # issue 8: e.g. "×6" — how many instances a list parameter expands it to
 
     # -- NodeGraphQt hooks made cheap ---------------------------------------
     _text_item = _icon_item = _x_item = None  # NodeItem's child items: not made (painted instead)
@@ -293,6 +294,9 @@ class FlowNodeItem(NodeItem):
         title = ("⚠ " if self._unknown else "") + self.name
         painter.drawText(QtCore.QRectF(8, 0, w - 16, HEADER_H), QtCore.Qt.AlignmentFlag.AlignVCenter
                          | QtCore.Qt.AlignmentFlag.AlignLeft, title)
+        if self.badge:
+            painter.drawText(QtCore.QRectF(8, 0, w - 16, HEADER_H), QtCore.Qt.AlignmentFlag.AlignVCenter
+                             | QtCore.Qt.AlignmentFlag.AlignRight, self.badge)
         painter.setFont(p.label_font)
         vcenter = QtCore.Qt.AlignmentFlag.AlignVCenter
         left, right = QtCore.Qt.AlignmentFlag.AlignLeft, QtCore.Qt.AlignmentFlag.AlignRight

@@ -69,10 +69,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._create_docks()
         self.runs = RunActions(self)
+        from .slurm_dialogs import ReattachOffer  # issue 5: finish a run whose process died, on reopening
+
+        self.reattach = ReattachOffer(self)
         self._create_actions()
         self._create_menus()
         self._create_toolbar()
         self._create_statusbar()
+        from .subworkflow_view import SubworkflowView  # issue 8: sub-workflows, badges, generators, imports
+
+        self.subflows = SubworkflowView(self)
         self._validate_timer = QtCore.QTimer(self, singleShot=True, interval=VALIDATE_DELAY_MS)
         self._validate_timer.timeout.connect(self.validate_now)
         self._wire()
@@ -102,6 +108,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.add_dock("problems", "Problems", self.problems, Area.BottomDockWidgetArea)
         self.add_dock("log", "Log", self.log_panel, Area.BottomDockWidgetArea, tabify_with="problems")
         self.add_dock("figure", "Figure", self.figure_panel, Area.BottomDockWidgetArea, tabify_with="problems")
+        from .eta_view import EtaView  # issue 7: ETA text, expected starts, Timeline dock
+
+        self.eta_view = EtaView(self)
+        self.add_dock("timeline", "Timeline", self.eta_view.panel, Area.BottomDockWidgetArea, tabify_with="problems")
+        from .server_dialogs import RunnersView  # issue 6: runners of the configured servers
+
+        self.runners_view = RunnersView(self)
+        self.add_dock("runners", "Runners", self.runners_view, Area.BottomDockWidgetArea, tabify_with="problems")
         self.docks["problems"].raise_()
         self.resizeDocks([self.docks["palette"], self.docks["properties"]], [230, 320],
                          QtCore.Qt.Orientation.Horizontal)
@@ -165,6 +179,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu = m.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         m.addActions([self.act_save, self.act_save_as, self.act_revert])
+        from .server_dialogs import ServerActions  # issue 6: push / open from / history of a server
+
+        self.server_actions = ServerActions(self)
+        m.addSeparator()
+        m.addActions(self.server_actions.actions())
         m.addSeparator()
         m.addAction(self.act_settings)
         m.addSeparator()

@@ -369,6 +369,8 @@ class PropertiesPanel(QtWidgets.QScrollArea):
         resources.setPlaceholderText("cpus=2, mem=4G")
         isolate = QtWidgets.QCheckBox("run in its own process")
         isolate.setChecked(s.isolate)
+        tags_edit = QtWidgets.QLineEdit(", ".join(s.tags))  # issue 6: tags a runner must have
+        tags_edit.setPlaceholderText("runner tags: gpu, linux")
         for w in (retries, interval, timeout):
             w.setKeyboardTracking(False)
         form.addRow("Executor", ex)
@@ -377,8 +379,9 @@ class PropertiesPanel(QtWidgets.QScrollArea):
         form.addRow("Timeout", timeout)
         form.addRow("Resources", resources)
         form.addRow("Isolate", isolate)
+        form.addRow("Runner tags", tags_edit)
         self._settings.update(executor=ex, max_retries=retries, retry_interval_s=interval, timeout_s=timeout,
-                              resources=resources, isolate=isolate)
+                              resources=resources, isolate=isolate, tags=tags_edit)
         tags = s.tags
         commit = lambda *_a: self._commit_settings(node.uniquename, tags)  # noqa: E731
         ex.lineEdit().editingFinished.connect(commit)
@@ -388,11 +391,15 @@ class PropertiesPanel(QtWidgets.QScrollArea):
         timeout.valueChanged.connect(commit)
         resources.editingFinished.connect(commit)
         isolate.toggled.connect(commit)
+        tags_edit.editingFinished.connect(commit)
         return box
 
     # -- committing ---------------------------------------------------------------
     def _commit(self, name: str, terminal: str, value) -> None:
         if self._building or self.doc.node(name) is None:
+            return
+        hook = getattr(self, "commit_hook", None)  # e.g. a sub-workflow's child: terminals follow (subworkflow_view)
+        if hook is not None and hook(name, terminal, value):
             return
         self.doc.set_value(name, terminal, value)
 
@@ -406,6 +413,8 @@ class PropertiesPanel(QtWidgets.QScrollArea):
             self.status_message.emit(f"Resources not changed: {e}")
             return
         timeout = w["timeout_s"].value()
+        if "tags" in w:
+            tags = tuple(t for t in w["tags"].text().replace(",", " ").split() if t)
         s = NodeSettings(executor=w["executor"].currentText().strip() or None, max_retries=w["max_retries"].value(),
                          retry_interval_s=w["retry_interval_s"].value(), resources=resources,
                          timeout_s=timeout if timeout > 0 else None, isolate=w["isolate"].isChecked(), tags=tags)
@@ -455,6 +464,8 @@ class PropertiesPanel(QtWidgets.QScrollArea):
             if not w["resources"].hasFocus():
                 w["resources"].setText(format_resources(s.resources))
             w["isolate"].setChecked(s.isolate)
+            if "tags" in w and not w["tags"].hasFocus():
+                w["tags"].setText(", ".join(s.tags))
         finally:
             for widget in w.values():
                 widget.blockSignals(False)

@@ -151,7 +151,7 @@ class RunActions(QtCore.QObject):
             return False
         return self.start(rerun_failed=self.run.last_run_id)
 
-    def start(self, only=None, rerun_failed: str | None = None) -> bool:
+    def start(self, only=None, rerun_failed: str | None = None, attach: str | None = None) -> bool:
         if self.run.running:
             return False
         doc = self.w.doc
@@ -180,7 +180,7 @@ class RunActions(QtCore.QObject):
         self.progress.set_running()
         jobs = int(self.w.config.app.jobs) if self.w.config.app.jobs else None
         ok = self.run.start(wf, path=doc.path, executor=self.executor.currentText() or "local", jobs=jobs,
-                            only=only, rerun_failed=rerun_failed, skip_unknown=skip)
+                            only=only, rerun_failed=rerun_failed, skip_unknown=skip, attach=attach)
         if ok:
             self.progress.set_progress({"done": 0, "total": len(only) if only else len(wf.nodes)})
             self.w.show_message("Running…")
@@ -235,10 +235,17 @@ class RunActions(QtCore.QObject):
                                 + (f" — {failed} failed; select a red node to see why" if failed else ""))
         if self.w.selected_node:
             self.w.log_panel.show_node(self.w.selected_node, self.run.info(self.w.selected_node))
+        if state != "error" and int(self.run.progress.get("failed") or 0):
+            from .slurm_dialogs import offer_trust_for_failures  # an unknown host key: offer the trust dialog
+
+            offer_trust_for_failures(self.w, self.run.nodes)
 
     def _on_error(self, message: str) -> None:
         if "stopped before it started" in message:
             self.w.show_message(message)
             return
         self.w.show_message("The run could not start: " + message.splitlines()[0])
-        QtWidgets.QMessageBox.warning(self.w, "Cannot run", message)
+        from .slurm_dialogs import offer_trust_for_error  # an unknown host key: offer the trust dialog
+
+        if offer_trust_for_error(self.w, message) is None:
+            QtWidgets.QMessageBox.warning(self.w, "Cannot run", message)

@@ -132,6 +132,9 @@ class RunController(QtCore.QObject):
         self.total = 0
         self.started_at: float | None = None
         self._final_state: str | None = None
+        # callables (plan=, history=, executors=, default_executor=, path=) -> extra run observer or None,
+        # called on the worker thread before the run (issue 7: the ETA tracker, see eta_view.py)
+        self.observer_factories: list = []
 
     # -- control -------------------------------------------------------------
     @property
@@ -139,7 +142,8 @@ class RunController(QtCore.QObject):
         return self._thread is not None
 
     def start(self, workflow, *, path: str | None, executor: str = "local", jobs: int | None = None,
-              only=None, rerun_failed: str | None = None, skip_unknown: bool = False) -> bool:
+              only=None, rerun_failed: str | None = None, skip_unknown: bool = False,
+              attach: str | None = None) -> bool:
         """Start a run of ``workflow`` (a snapshot is taken now); False if one is running."""
         if self.running:
             return False
@@ -156,7 +160,7 @@ class RunController(QtCore.QObject):
         self._final_state = None
         self.started_at = time.time()
         opts = dict(path=path, executor=executor or "local", jobs=jobs, only=list(only) if only else None,
-                    rerun_failed=rerun_failed, skip_unknown=skip_unknown)
+                    rerun_failed=rerun_failed, skip_unknown=skip_unknown, attach=attach)
         self._thread = threading.Thread(target=self._work, args=(snapshot, opts), name="nodeflow-run", daemon=True)
         self._thread.start()
         self._timer.start()
@@ -190,7 +194,7 @@ class RunController(QtCore.QObject):
             sched.cancel()
 
     def _work(self, snapshot: dict, opts: dict) -> None:
-        from ..engine import PlanError, RunPlan, run_workflow
+        from ..engine import PlanError, run_workflow
         from ..model.gcpause import paused_gc
         from ..model.nodeworks import from_dict, to_dict
         from ..model.values import json_default
@@ -203,7 +207,10 @@ class RunController(QtCore.QObject):
             with paused_gc():  # many objects, no cycles: nothing for the collector to find
                 wf = from_dict(json.loads(json.dumps(to_dict(snapshot), default=json_default)))
             wf.source_path = opts["path"]
-            plan = RunPlan.build(wf, self.registry, skip_unknown=opts["skip_unknown"], only=opts["only"])
+            # sub-workflows inlined and list parameters expanded first (issue 8), as the CLI does
+            from ..engine.runner import build_plan
+
+            plan, run_params = build_plan(wf, self.registry, skip_unknown=opts["skip_unknown"], only=opts["only"])
             from ..config import load_config
             from ..executors.factory import executor_names, make_executors
 
@@ -218,10 +225,21 @@ class RunController(QtCore.QObject):
             if self._cancel_asked:
                 put(("error", "the run was stopped before it started"))
                 return
+            extra = []
+            for factory in list(self.observer_factories):
+                try:
+                    obs = factory(plan=plan, history=history, executors=executors, default_executor=default,
+                                  path=opts["path"])
+                except Exception:  # an observer that cannot start never stops the run
+                    traceback.print_exc()
+                    obs = None
+                if obs is not None:
+                    extra.append(obs)
             result = run_workflow(wf, registry=self.registry, plan=plan, executors=executors,
-                                  default_executor=default, observers=[_Observer(self._queue)], history=history,
+                                  default_executor=default, observers=[*extra, _Observer(self._queue)],
+                                  history=history, params=run_params,
                                   runs_dir=self.runs_dir, rerun_failed=opts["rerun_failed"],
-                                  on_scheduler=self._got_scheduler)
+                                  on_scheduler=self._got_scheduler, attach=opts.get("attach"))
             put(("done", result.state.value))
         except PlanError as e:
             put(("error", str(e)))
