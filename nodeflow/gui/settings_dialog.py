@@ -75,6 +75,10 @@ SLURM_FIELDS = [
     ("setup", "Set-up lines (module load …)", "lines"),
 ]
 
+PLACEHOLDERS = {"known_hosts": "~/.ssh/known_hosts", "workdir": "nodeflow-runs (under the remote home)",
+                "python": "python3", "user": "this computer's user name", "time_limit": "01:00:00",
+                "memory": "4G", "key_file": "~/.ssh/id_ed25519 (or use ssh-agent)", "gres": "gpu:1"}
+
 
 class SlurmProfileDialog(QtWidgets.QDialog):
     """Edit one Slurm profile; ``data()`` is the table, checked by ``SlurmProfile.from_dict``."""
@@ -112,6 +116,7 @@ class SlurmProfileDialog(QtWidgets.QDialog):
                 w.setMaximumHeight(70)
             else:
                 w = QtWidgets.QLineEdit("" if v is None else str(v))
+                w.setPlaceholderText(PLACEHOLDERS.get(key, ""))
             self.fields[key] = w
             form.addRow(label, w)
         self.error = QtWidgets.QLabel("")
@@ -222,7 +227,32 @@ class ServerAccountDialog(QtWidgets.QDialog):
         note.setEnabled(False)
         lay.addWidget(note)
         lay.addWidget(self.error)
+        self.test_button = QtWidgets.QPushButton("Test connection")
+        self.test_button.clicked.connect(self.test_connection)
+        buttons.addButton(self.test_button, QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
         lay.addWidget(buttons)
+
+    def test_connection(self) -> str:
+        """Ask the server who the token belongs to; the answer (or the error) is shown and returned."""
+        from ..remote.client import ServerClient
+        from ..remote.credentials import load_token
+
+        token = self.token.text().strip()
+        if not token and self.editing:
+            try:
+                token = load_token(self.name.text().strip()) or ""
+            except (OSError, ValueError):
+                token = ""
+        try:
+            with ServerClient(self.url.text().strip(), token or None, timeout=10) as c:
+                me = c.me()
+            text = f"OK: signed in as {me.get('name', '?')}" + (" (admin)" if me.get("admin") else "")
+            self.error.setStyleSheet("")
+        except Exception as e:
+            text = f"Cannot connect: {e}"
+            self.error.setStyleSheet("color: #d55;")
+        self.error.setText(text)
+        return text
 
     def validate(self) -> str | None:
         name = self.name.text().strip()

@@ -105,6 +105,15 @@ def test_settings_server_account_token_in_private_file(qtbot, home, dialogs, mon
     dlg.apply_to_config()
     assert load_token("team2") == "tok-2"
 
+    # Test connection: the real server says who the token is; a bad token is reported
+    d = ServerAccountDialog()
+    qtbot.addWidget(d)
+    d.url.setText(srv.server.url)
+    d.token.setText(srv.alice)
+    assert d.test_connection().startswith("OK: signed in as alice")
+    d.token.setText("wrong")
+    assert "401" in d.test_connection() or "token" in d.error.text().lower()
+
     # a bad URL is refused in the dialog
     d = ServerAccountDialog()
     qtbot.addWidget(d)
