@@ -406,12 +406,12 @@ class Scheduler:
 
     # -- outcomes -----------------------------------------------------------
     def _log_paths(self, name: str) -> dict[str, str | None]:
-        if self.run_dir is None:
+        """Where a subprocess node's output went (in-process nodes have no log files)."""
+        pn = self.plan.nodes[name]
+        if self._run_dir_str is None or (pn.type.kind != "command" and not (pn.settings.isolate or pn.type.isolate)):
             return {}
-        d = self.run_dir / node_dirname(name)
-        if not (d / "stdout.txt").exists():
-            return {}
-        return {"stdout_path": str(d / "stdout.txt"), "stderr_path": str(d / "stderr.txt")}
+        d = f"{self._run_dir_str}{os.sep}{node_dirname(name)}{os.sep}"
+        return {"stdout_path": d + "stdout.txt", "stderr_path": d + "stderr.txt"}
 
     def _succeed_or_generate(self, name: str, outputs: dict[str, Any]) -> None:
         pn = self.plan.nodes[name]
@@ -472,7 +472,7 @@ class Scheduler:
         self._results[name] = outputs
         self._finish(name, NodeState.SUCCEEDED)
         data = {"outputs": outputs, "reused": nr.reused, "exit_code": nr.exit_code, "input_hash": nr.input_hash}
-        if self.plan.nodes[name].type.kind == "command":
+        if not nr.reused:
             data.update(self._log_paths(name))
         self._emit(EventKind.NODE_SUCCEEDED, name, nr.attempt, data)
         runs, ready = self._runs, self._ready

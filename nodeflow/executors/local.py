@@ -74,7 +74,8 @@ class LocalExecutor:
         self._changes: deque[tuple[int, TaskStatus]] = deque()
         self._tasks: dict[int, _Task] = {}
         self._running_procs: dict[int, _Task] = {}
-        self._running_inprocess: dict[int, _Task] = {}  # worker thread id → the in-process task it runs
+        self._running_inprocess: dict[int, _Task] = {}
+        self._made_dirs: set[str] = set()  # folders known to exist (made or checked once)  # worker thread id → the in-process task it runs
         self._threads: list[threading.Thread] = []
         self._notify: Callable[[], None] = lambda: None
         self._next = 0
@@ -135,9 +136,10 @@ class LocalExecutor:
             if not t.running_reported and not t.reported and t.handle not in out:
                 t.running_reported = True
                 out[t.handle] = TaskStatus(RUNNING, started_at=t.started_at)
-        # tail logs of running subprocesses; deliver the rest of a finished one's log
+        # tail logs of subprocesses that have run a while (a short one's log comes whole at its end)
+        soon = time.time() - self.settings.log_poll_s
         with self._lock:
-            tails = [(t.handle, t) for t in self._running_procs.values()]
+            tails = [(t.handle, t) for t in self._running_procs.values() if t.started_at < soon]
         for h, t in tails:
             lines = t.tail.read_new()
             if lines:
@@ -152,7 +154,8 @@ class LocalExecutor:
                 if task is not None and task.tail is not None:
                     with self._lock:
                         self._running_procs.pop(h, None)
-                    st.new_log = st.new_log + task.tail.read_new(final=True)
+                    outs = st.result.outputs if st.result is not None and task.spec.kind == "command" else None
+                    st.new_log = st.new_log + task.tail.finish(outs)
         return out
 
     def cancel(self, handles) -> None:
@@ -253,7 +256,7 @@ class LocalExecutor:
     def _run_subprocess(self, task: _Task) -> TaskStatus:
         spec = task.spec
         workdir = Path(spec.workdir) if spec.workdir else Path.cwd() / ".nodeflow-run" / spec.run_id / spec.node
-        workdir.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir(str(workdir))
         if spec.kind == "command":
             argv = list(spec.argv or [])
             env = {**os.environ, **spec.env} if spec.env else None
@@ -262,9 +265,11 @@ class LocalExecutor:
             env = None
         cwd = spec.cwd or str(workdir)
         if spec.kind == "command":
-            os.makedirs(cwd, exist_ok=True)  # a command's own folder is made for it, as `sbatch --chdir` users expect
+            self._ensure_dir(cwd)  # a command's own folder is made for it, as `sbatch --chdir` users expect
         out_path, err_path = workdir / "stdout.txt", workdir / "stderr.txt"
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        # opened read-write and kept: the output is read back through the same files (file creation is
+        # the dominant cost of a short command on some disks)
+        with open(out_path, "w+b") as out, open(err_path, "w+b") as err:
             try:
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
                                         start_new_session=True)
@@ -274,6 +279,17 @@ class LocalExecutor:
                 return TaskStatus(FAILED, TaskResult(False, error=msg, exit_code=None, started_at=task.started_at,
                                                      finished_at=time.time()), reason="exec",
                                   started_at=task.started_at)
+            return self._watch(task, proc, workdir, out, err)
+
+    def _ensure_dir(self, path: str) -> None:
+        if path not in self._made_dirs:
+            os.makedirs(path, exist_ok=True)
+            self._made_dirs.add(path)
+
+    def _watch(self, task: _Task, proc: subprocess.Popen, workdir: Path, out, err) -> TaskStatus:
+        """Wait for a started subprocess and turn its end into a status."""
+        spec = task.spec
+        out_path, err_path = workdir / "stdout.txt", workdir / "stderr.txt"
         with self._lock:
             task.proc = proc
             task.tail = LogTail(out_path, err_path)
@@ -286,7 +302,7 @@ class LocalExecutor:
         rc = proc.wait()
         finished = time.time()
         if spec.kind == "command":
-            outputs = {"stdout": _read_text(out_path), "stderr": _read_text(err_path), "exitcode": rc}
+            outputs = {"stdout": _read_back(out), "stderr": _read_back(err), "exitcode": rc}
             res = TaskResult(rc == 0, outputs, None if rc == 0 else f"exit status {rc}", rc, task.started_at,
                              finished)
             return TaskStatus(SUCCEEDED if rc == 0 else FAILED, res, reason=None if rc == 0 else "exit",
@@ -327,6 +343,11 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _read_back(f) -> str:
+    f.seek(0)
+    return f.read().decode("utf-8", errors="replace")
 
 
 def _read_text(path: Path) -> str:

@@ -168,7 +168,7 @@ def test_submit_script_submits_then_adopts_on_a_second_try(tmp_path):
 
 def test_poll_script_and_recorded_output(tmp_path):
     script = render_poll_script(["r2", "r1"], ["/w/r1/a b/stdout.txt"], ["/w/r1/a b/status.json"], ["12"])
-    assert "squeue -h -r -t all --name=r1,r2 -o '%i|%T|%N|%r'" in script
+    assert "squeue -h -r -t all -u \"${USER:-$(id -un)}\" --name=r1,r2 -o '%i|%T|%N|%r'" in script
     assert script.count("squeue") == 1 and "scancel 12" in script and "'/w/r1/a b/stdout.txt'" in script
     out = ("@scancel 0\n"
            "12|CANCELLED|vm|None\n13|RUNNING|vm|None\n14_3|PENDING||Priority\n15|COMPLETING|vm|None\n"

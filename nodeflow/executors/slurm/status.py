@@ -1,8 +1,8 @@
 """Job status for a whole run from ONE query per poll cycle, and what it means for each job.
 
 Each poll cycle runs one script (``render_poll_script``): an optional
-``scancel`` of cancels still owed, ONE ``squeue -h -r -t all --name=RUN_IDS
--o '%i|%T|%N|%r'`` (jobs are named after their run, so this covers every job of
+``scancel`` of cancels still owed, ONE ``squeue -h -r -t all -u $USER
+--name=RUN_IDS -o '%i|%T|%N|%r'`` (jobs are named after their run, so this covers every job of
 the run whatever their number), one ``stat`` of the unfinished jobs' logs,
 and the text of the status files that exist — so log growth and finished
 jobs (even those that already left squeue) are seen in that one round trip.
@@ -67,7 +67,9 @@ def render_poll_script(run_ids: Iterable[str], log_paths: Iterable[str], status_
                      "echo \"@scancel $?\"")
     if squeue:
         names = ",".join(sorted(set(run_ids)))
-        lines.append(f"squeue -h -r -t all --name={q(names)} -o '%i|%T|%N|%r'; echo \"@queue $?\"")
+        # -u: slurmctld filters by user itself (it would send every job of the cluster for --name alone)
+        lines.append(f"squeue -h -r -t all -u \"${{USER:-$(id -un)}}\" --name={q(names)} -o '%i|%T|%N|%r'; "
+                     "echo \"@queue $?\"")
     else:
         lines.append("echo @noqueue")
     log_paths = list(log_paths)
