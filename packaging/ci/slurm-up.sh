@@ -203,7 +203,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 ReturnToService=2
-MinJobAge=3600
+MinJobAge=300
 KillWait=5
 InactiveLimit=0
 # Declare more CPUs than the machine has so that more trivial jobs run at once.
