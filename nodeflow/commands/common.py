@@ -2,6 +2,7 @@
 the CLI's messages and exit codes (1: the file can't be read; 2: it can't run)."""
 from __future__ import annotations
 
+import functools
 import sys
 
 
@@ -11,6 +12,18 @@ class CommandFailed(Exception):
     def __init__(self, code: int):
         super().__init__(code)
         self.code = code
+
+
+def exit_code_on_failure(fn):
+    """A command handler that may raise CommandFailed: it returns the failure's exit code instead."""
+    @functools.wraps(fn)
+    def handler(args) -> int:
+        try:
+            return fn(args)
+        except CommandFailed as e:
+            return e.code
+
+    return handler
 
 
 def load_workflow(path: str):

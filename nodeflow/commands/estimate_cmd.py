@@ -12,7 +12,7 @@ import os
 import sys
 
 
-from .common import CommandFailed, load_workflow, plan_workflow
+from .common import exit_code_on_failure, load_workflow, plan_workflow
 
 def add_parser(sub) -> None:
     p = sub.add_parser("estimate", help="expected duration and critical path of a workflow, from earlier runs",
@@ -30,14 +30,8 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
+@exit_code_on_failure
 def run(args) -> int:
-    try:
-        return _run(args)
-    except CommandFailed as e:
-        return e.code
-
-
-def _run(args) -> int:
     from .. import appdirs
     from ..engine.plan import workflow_hash
     from ..history.eta import EtaTracker

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-from .common import CommandFailed, load_workflow, plan_workflow
+from .common import exit_code_on_failure, load_workflow, plan_workflow
 
 
 def add_parser(sub) -> None:
@@ -44,14 +44,8 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
+@exit_code_on_failure
 def run(args) -> int:
-    try:
-        return _run(args)
-    except CommandFailed as e:
-        return e.code
-
-
-def _run(args) -> int:
     from .. import appdirs
     from ..engine import run_workflow
     from ..library import default_registry

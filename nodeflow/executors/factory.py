@@ -38,30 +38,35 @@ def make_executor(name: str, *, config=None, registry=None, jobs: int | None = N
 
         settings = LocalSettings(jobs=jobs) if jobs else LocalSettings()
         return LocalExecutor(settings, registry=registry)
+    if kind not in _REMOTE:
+        raise ExecutorConfigError(f"unknown executor {name!r} (use local, slurm:PROFILE or runner:SERVER)")
     config = config if config is not None else load_config()
-    if kind == "slurm":
-        if not arg:
-            raise ExecutorConfigError("the slurm executor needs a profile: slurm:PROFILE")
-        if arg not in config.slurm:
-            known = ", ".join(sorted(config.slurm)) or "none configured"
-            raise ExecutorConfigError(f"no Slurm profile {arg!r} in {config.path} (profiles: {known})")
-        from .slurm import SlurmExecutor
+    section, what, placeholder, build = _REMOTE[kind]
+    tables = getattr(config, section)
+    if not arg:
+        raise ExecutorConfigError(f"the {kind} executor needs a {what}: {kind}:{placeholder}")
+    if arg not in tables:
+        known = ", ".join(sorted(tables)) or "none configured"
+        raise ExecutorConfigError(f"no {what} {arg!r} in {config.path} ({what}s: {known})")
+    ex = build()(arg, tables[arg], registry=registry)
+    ex.name = name
+    return ex
 
-        ex = SlurmExecutor.from_profile(arg, config.slurm[arg], registry=registry)
-        ex.name = name
-        return ex
-    if kind == "runner":
-        if not arg:
-            raise ExecutorConfigError("the runner executor needs a server: runner:SERVER")
-        if arg not in config.server:
-            known = ", ".join(sorted(config.server)) or "none configured"
-            raise ExecutorConfigError(f"no server {arg!r} in {config.path} (servers: {known})")
-        from .runner import RunnerExecutor
 
-        ex = RunnerExecutor.from_server(arg, config.server[arg], registry=registry)
-        ex.name = name
-        return ex
-    raise ExecutorConfigError(f"unknown executor {name!r} (use local, slurm:PROFILE or runner:SERVER)")
+def _slurm():
+    from .slurm import SlurmExecutor
+
+    return SlurmExecutor.from_profile
+
+
+def _runner():
+    from .runner import RunnerExecutor
+
+    return RunnerExecutor.from_server
+
+
+#: kind → (config section, what its argument names, its placeholder, the constructor — imported when used)
+_REMOTE = {"slurm": ("slurm", "Slurm profile", "PROFILE", _slurm), "runner": ("server", "server", "SERVER", _runner)}
 
 
 def make_executors(names: Iterable[str], **kw) -> dict[str, Any]:
