@@ -33,7 +33,6 @@ def add_parser(sub) -> None:
 @exit_code_on_failure
 def run(args) -> int:
     from .. import appdirs
-    from ..engine.plan import workflow_hash
     from ..history.eta import EtaTracker
     from ..library import default_registry
 
@@ -60,7 +59,7 @@ def run(args) -> int:
         print(f"no run history at {path}: using priors only", file=sys.stderr)
     try:
         tracker = EtaTracker.for_plan(plan, store, default_executor=default, slots=slots,
-                                      workflow_path=args.file, workflow_hash=workflow_hash(plan.workflow), auto=False)
+                                      workflow_path=args.file, workflow_hash=plan.workflow_hash, auto=False)
     finally:
         if store is not None:
             store.close()

@@ -145,7 +145,6 @@ def _eta_tracker(args, plan, history, default, executors):
     import os
 
     from .. import appdirs
-    from ..engine.plan import workflow_hash
     from ..history.eta import EtaTracker, slots_from_executors
 
     store = history
@@ -158,7 +157,7 @@ def _eta_tracker(args, plan, history, default, executors):
                 store = HistoryStore(path)
         try:
             return EtaTracker.for_plan(plan, store, default_executor=default, slots=slots_from_executors(executors),
-                                       workflow_path=args.file, workflow_hash=workflow_hash(plan.workflow))
+                                       workflow_path=args.file, workflow_hash=plan.workflow_hash)
         finally:
             if store is not None and store is not history:
                 store.close()

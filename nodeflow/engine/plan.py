@@ -9,6 +9,7 @@ type, settings, where each input comes from, and its downstream nodes.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -69,6 +70,11 @@ class RunPlan:
         self.skipped = skipped
         #: nodes outside a partial run whose stored output values feed it
         self.external = external
+
+    @functools.cached_property
+    def workflow_hash(self) -> str:
+        """``workflow_hash`` of the planned workflow, computed once (the run record and the ETA both need it)."""
+        return workflow_hash(self.workflow)
 
     @classmethod
     def build(cls, workflow: Workflow, registry: NodeRegistry, *, skip_unknown: bool = False,

@@ -24,7 +24,7 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from ..library import CommandResult, NodeError
 from ..model.gcpause import quiet_gc
 from .clock import SystemClock
 from .events import _NO_DATA, EventKind, RunEvent, RunObserver
-from .plan import PlannedNode, RunPlan, input_hash, workflow_hash
+from .plan import PlannedNode, RunPlan, input_hash
 from .results import NodeResult, RunResult
 from .runfolders import new_run_id, node_dirname
 from .states import NodeState, RunState
@@ -143,7 +143,7 @@ class Scheduler:
         self._setup()
         self._emit(EventKind.RUN_STARTED, data={
             "total": len(self._runs), "workflow_path": self.workflow_path,
-            "workflow_hash": workflow_hash(self.plan.workflow),
+            "workflow_hash": self.plan.workflow_hash,
             "workflow_name": Path(self.workflow_path).name if self.workflow_path else None,
             "executor": self.default_executor, "host": self.host, "nodes": list(self.plan.order),
             "parent_run_id": self.parent_run_id, "params": self.params,

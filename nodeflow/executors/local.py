@@ -22,7 +22,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from .base import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TaskResult, TaskSpec, TaskStatus
 from ..library.invoke import invoke  # in-process nodes run through the library (the registry is injected)

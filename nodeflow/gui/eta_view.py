@@ -48,12 +48,11 @@ class EtaView(QtCore.QObject):
 
     # -- worker thread --------------------------------------------------------------------
     def _make_tracker(self, *, plan, history, executors, default_executor, path):
-        from ..engine.plan import workflow_hash
         from ..history.eta import EtaTracker, slots_from_executors
 
         tracker = EtaTracker.for_plan(plan, history, default_executor=default_executor,
                                       slots=slots_from_executors(executors), workflow_path=path,
-                                      workflow_hash=workflow_hash(plan.workflow))
+                                      workflow_hash=plan.workflow_hash)
         self._made = (threading.current_thread(), tracker)
         return tracker
 

@@ -15,7 +15,7 @@ Typical use (CLI, GUI's RunController)::
 
     tracker = EtaTracker.for_plan(plan, history_store, default_executor="local",
                                   slots=slots_from_executors(executors),
-                                  workflow_hash=workflow_hash(plan.workflow))
+                                  workflow_hash=plan.workflow_hash)
     run_workflow(..., observers=[tracker, display])   # the tracker before whoever reads it
     fc = tracker.forecast            # or tracker.update() from a GUI timer, any thread
     fc.eta, fc.eta_low, fc.eta_high, fc.expected_start("mesh"), fc.node("mesh").source

@@ -62,11 +62,3 @@ def _major_minor(text: str) -> tuple[int, int] | None:
         return int(parts[0]), int(parts[1])
     except (IndexError, ValueError):
         return None
-
-
-def _major_minor(text: str) -> tuple[int, int] | None:
-    parts = text.strip().split(".")
-    try:
-        return int(parts[0]), int(parts[1])
-    except (IndexError, ValueError):
-        return None
