@@ -80,7 +80,20 @@ PLACEHOLDERS = {"known_hosts": "~/.ssh/known_hosts", "workdir": "nodeflow-runs (
                 "memory": "4G", "key_file": "~/.ssh/id_ed25519 (or use ssh-agent)", "gres": "gpu:1"}
 
 
-class SlurmProfileDialog(QtWidgets.QDialog):
+class _CheckedDialog(QtWidgets.QDialog):
+    """A dialog whose OK first asks ``validate()``: a reason is shown in ``self.error``, nothing is accepted."""
+
+    def validate(self) -> str | None:
+        raise NotImplementedError
+
+    def try_accept(self) -> None:
+        why = self.validate()
+        self.error.setText(why or "")
+        if why is None:
+            self.accept()
+
+
+class SlurmProfileDialog(_CheckedDialog):
     """Edit one Slurm profile; ``data()`` is the table, checked by ``SlurmProfile.from_dict``."""
 
     def __init__(self, name: str = "", data: dict | None = None, taken=(), parent=None):
@@ -189,14 +202,7 @@ class SlurmProfileDialog(QtWidgets.QDialog):
             return str(e)
         return None
 
-    def try_accept(self) -> None:
-        why = self.validate()
-        self.error.setText(why or "")
-        if why is None:
-            self.accept()
-
-
-class ServerAccountDialog(QtWidgets.QDialog):
+class ServerAccountDialog(_CheckedDialog):
     """Name, URL and token of one server account (an empty token keeps the stored one)."""
 
     def __init__(self, name: str = "", url: str = "", taken=(), parent=None):
@@ -266,13 +272,6 @@ class ServerAccountDialog(QtWidgets.QDialog):
         if not self.editing and not self.token.text().strip():
             return "Give the token."
         return None
-
-    def try_accept(self) -> None:
-        why = self.validate()
-        self.error.setText(why or "")
-        if why is None:
-            self.accept()
-
 
 class SettingsDialog(QtWidgets.QDialog):
     def __init__(self, config: Config, parent=None):
