@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +20,13 @@ from typing import Any
 import networkx as nx
 
 from ..library import NodeRegistry, NodeType
-from ..model import Node, Problem, Workflow, dependency_graph, topological_order
+from ..model import Adjacency, Node, Problem, Workflow, topological_order
 from ..model import validate as validate_model
 from ..model.gcpause import paused_gc
 from ..model.values import json_default
 from .settings import NodeSettings, SettingsError, WorkflowSettings, is_settings_node
 
+_NO_MULTI: frozenset[str] = frozenset()
 #: widgets whose value is the node's own data even on an output terminal (constants)
 _DISPLAY_WIDGETS = (None, "display")
 
@@ -45,36 +47,46 @@ class PlannedNode:
     settings: NodeSettings
     #: input terminal → list of (upstream node, upstream terminal), in connection order
     sources: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    upstream: tuple[str, ...] = ()
+    upstream: tuple[str, ...] = ()  # in connection order
     downstream: tuple[str, ...] = ()
     #: terminals whose own value is passed to the function (unconnected inputs, constants' outputs)
     own_values: tuple[str, ...] = ()
     multi: frozenset[str] = frozenset()
-
-    @property
-    def type_name(self) -> str:
-        return self.node.type_name
+    #: ``"math/Add"``: the path joined, once
+    type_name: str = ""
+    #: runs as a process of its own (a command, or isolated): has log files
+    in_subprocess: bool = False
 
 
 class RunPlan:
     def __init__(self, workflow: Workflow, registry: NodeRegistry, nodes: dict[str, PlannedNode],
-                 order: list[str], graph: nx.DiGraph, settings: WorkflowSettings, skipped: dict[str, str],
-                 external: set[str]):
+                 order: list[str], adjacency: Adjacency, settings: WorkflowSettings, skipped: dict[str, str],
+                 external: set[str], hash_entries: list | None = None):
         self.workflow = workflow
         self.registry = registry
         self.nodes = nodes
         self.order = order
-        self.graph = graph
+        #: node-level dependencies of the planned workflow (the settings node left out)
+        self.adjacency = adjacency
         self.settings = settings
         #: nodes that will not run, with the reason (unknown type and its downstream)
         self.skipped = skipped
         #: nodes outside a partial run whose stored output values feed it
         self.external = external
+        self._hash_entries = hash_entries  # gathered while planning: see workflow_hash
+
+    @functools.cached_property
+    def graph(self) -> nx.DiGraph:
+        """The dependencies as a networkx DiGraph, made when first asked for."""
+        return self.adjacency.to_networkx()
 
     @functools.cached_property
     def workflow_hash(self) -> str:
         """``workflow_hash`` of the planned workflow, computed once (the run record and the ETA both need it)."""
-        return workflow_hash(self.workflow)
+        entries, self._hash_entries = self._hash_entries, None
+        if entries is None:
+            return workflow_hash(self.workflow)
+        return _hash_of(entries, self.workflow)
 
     @classmethod
     def build(cls, workflow: Workflow, registry: NodeRegistry, *, skip_unknown: bool = False,
@@ -85,7 +97,7 @@ class RunPlan:
     @classmethod
     def _build(cls, workflow: Workflow, registry: NodeRegistry, skip_unknown: bool,
                only: Iterable[str] | None) -> "RunPlan":
-        graph = dependency_graph(workflow)
+        graph = Adjacency(workflow)
         problems = validate_model(workflow, known_types=registry.known_paths(),
                                   extra_rules=registry.validation_rules(), graph=graph)
         errs = [p for p in problems if p.is_error]
@@ -97,7 +109,7 @@ class RunPlan:
             raise PlanError(str(e)) from None
 
         for n in [n for n, node in workflow.nodes.items() if is_settings_node(node)]:
-            graph.remove_node(n)
+            graph.remove(n)
         order = topological_order(workflow, graph)
 
         external: set[str] = set()
@@ -107,41 +119,55 @@ class RunPlan:
             if missing:
                 raise PlanError(f"no such node: {', '.join(sorted(missing))}")
             for n in list(wanted):
-                wanted |= nx.descendants(graph, n)
-            external = {u for n in wanted for u in graph.predecessors(n)} - wanted
+                wanted |= graph.descendants(n)
+            external = {u for n in wanted for u in graph.pred[n]} - wanted
             order = [n for n in order if n in wanted]
 
         into = workflow.connections_into()
-        in_plan = set(order)
-        preds, succs = graph._pred, graph._succ  # raw adjacency dicts: the views are slow at this scale
+        in_plan = set(order) if only is not None else None  # otherwise every node in the graph is planned
+        preds, succs = graph.pred, graph.succ
+        get_type, settings_of = registry.get, NodeSettings.of
         nodes: dict[str, PlannedNode] = {}
         unknown: list[str] = []
-        for name in order:
+        entries: list[tuple] = []  # workflow_hash's per-node entries, gathered on the way
+        add_entry = entries.append
+        for name in order:  # once per node: terminal opts are read directly, not through properties
             node = workflow.nodes[name]
-            ntype = registry.get(node.path)
+            ntype = get_type(node.path)
             if ntype is None:
                 unknown.append(name)
             try:
-                settings = NodeSettings.of(node)
+                settings = settings_of(node)
             except SettingsError as e:
                 raise PlanError(str(e)) from None
             sources: dict[str, list[tuple[str, str]]] = {}
             own: list[str] = []
-            multi: set[str] = set()
+            multi: list[str] = []
+            values: dict[str, Any] = {}
             for tname, term in node.terminals.items():
-                if term.is_input:
+                opts = term.opts
+                if opts.get("in"):
+                    values[tname] = term.value
                     conns = into.get((name, tname))
                     if conns:
                         sources[tname] = [c.input for c in conns]
                     else:
                         own.append(tname)
-                    if term.multiinput:
-                        multi.add(tname)
-                elif term.opts.get("widget") not in _DISPLAY_WIDGETS:
+                    if opts.get("multiinput"):
+                        multi.append(tname)
+                elif opts.get("widget") not in _DISPLAY_WIDGETS:
+                    values[tname] = term.value
                     own.append(tname)
-            nodes[name] = PlannedNode(name, node, ntype, settings, sources, tuple(sorted(preds[name])),
-                                      tuple(sorted(s for s in succs[name] if s in in_plan)),
-                                      tuple(own), frozenset(multi))
+            add_entry((name, node.path, values, node.settings))
+            down = succs[name]
+            if in_plan is not None:
+                down = [s for s in down if s in in_plan]
+            nodes[name] = PlannedNode(name, node, ntype, settings, sources, tuple(preds[name]),
+                                      tuple(down) if len(down) < 2 else tuple(sorted(down)),
+                                      tuple(own), frozenset(multi) if multi else _NO_MULTI,
+                                      "/".join(node.path),
+                                      ntype is not None and (ntype.kind == "command" or ntype.isolate
+                                                             or settings.isolate))
 
         skipped: dict[str, str] = {}
         if unknown:
@@ -151,10 +177,12 @@ class RunPlan:
                                 "(use --skip-unknown to run the rest):\n" + "\n".join(lines))
             for n in unknown:
                 skipped[n] = f"unknown node type {workflow.nodes[n].type_name!r}"
-                for d in nx.descendants(graph, n):
+                for d in graph.descendants(n):
                     if d in nodes:
                         skipped.setdefault(d, f"depends on {n!r}, whose node type is unknown")
-        return cls(workflow, registry, nodes, order, graph, wsettings, skipped, external)
+        if len(entries) != len(workflow.nodes):  # the settings node, nodes outside a partial run
+            entries.extend(_hash_entry(n, node) for n, node in workflow.nodes.items() if n not in nodes)
+        return cls(workflow, registry, nodes, order, graph, wsettings, skipped, external, entries)
 
     # -- feeding nodes ------------------------------------------------------
     def external_outputs(self) -> dict[str, dict[str, Any]]:
@@ -175,15 +203,13 @@ class RunPlan:
         return values
 
 
-def input_hash(path: tuple[str, ...], inputs: Mapping[str, Any], settings: NodeSettings | None = None) -> str:
-    """A fingerprint of what a node computes from: its type and input values."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update("/".join(path).encode())
+def input_hash(path: tuple[str, ...] | str, inputs: Mapping[str, Any], settings: NodeSettings | None = None) -> str:
+    """A fingerprint of what a node computes from: its type (path, or path joined by "/") and input values."""
     # the inputs dict is built in plan order and values keep file order: no sorting needed to be stable
-    h.update(_HASH_ENCODER.encode(inputs).encode())
+    text = (path if path.__class__ is str else "/".join(path)) + "".join(_encode_for_hash(inputs, 0))
     if settings is not None and settings.resources:
-        h.update(json.dumps(settings.resources, sort_keys=True, default=str).encode())
-    return h.hexdigest()
+        text += json.dumps(settings.resources, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _hash_default(v: Any) -> Any:  # noqa: D401 - json ``default`` hook
@@ -199,16 +225,37 @@ def workflow_hash(wf: Workflow) -> str:
     Positions and computed output values are left out, so moving a node or
     saving results does not make it a different workflow for history and ETA.
     """
-    nodes = []
-    for name in sorted(wf.nodes):
-        node = wf.nodes[name]
-        ins = {t: term.value for t, term in node.terminals.items()
-               if term.opts.get("in") or term.opts.get("widget") not in _DISPLAY_WIDGETS}
-        nodes.append((name, node.path, ins, node.settings))
-    conns = sorted((c.input, c.output) for c in wf.connections.values())
-    text = json.dumps([nodes, conns], default=_hash_default, check_circular=False)
+    return _hash_of([_hash_entry(name, node) for name, node in wf.nodes.items()], wf)
+
+
+def _hash_entry(name: str, node: Node) -> tuple:
+    """(name, path, {terminal: value} of inputs and constants, settings); RunPlan gathers the same."""
+    values = {t: term.value for t, term in node.terminals.items()
+              if term.opts.get("in") or term.opts.get("widget") not in _DISPLAY_WIDGETS}
+    return (name, node.path, values, node.settings)
+
+
+def _hash_of(entries: list[tuple], wf: Workflow) -> str:
+    entries.sort(key=_first)
+    join = "\0".join  # sorting flat strings is several times faster than sorting nested tuples
+    conns = sorted([join((*c.input, *c.output)) for c in wf.connections.values()])
+    text = json.dumps([entries, conns], default=_hash_default, check_circular=False)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-# one encoder for all fingerprints: json.dumps(..., default=...) would build a new one per call
-_HASH_ENCODER = json.JSONEncoder(default=_hash_default, check_circular=False, ensure_ascii=False)
+_first = operator.itemgetter(0)
+
+
+def _hash_encoder():
+    """The C JSON encoder, made once: ``JSONEncoder.encode`` builds a new one per call, which is
+    most of the cost of fingerprinting a node's few inputs. Same text as ``json.dumps`` with
+    ``ensure_ascii=False``."""
+    from json import encoder as je
+
+    if je.c_make_encoder is None:  # pragma: no cover - CPython always has it
+        enc = json.JSONEncoder(default=_hash_default, check_circular=False, ensure_ascii=False)
+        return lambda value, _level: enc.iterencode(value)
+    return je.c_make_encoder(None, _hash_default, je.encode_basestring, None, ": ", ", ", False, False, True)
+
+
+_encode_for_hash = _hash_encoder()

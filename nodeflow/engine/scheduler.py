@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-
 from ..executors.base import CANCELLED as T_CANCELLED
 from ..executors.base import FINAL as T_FINAL
 from ..executors.base import RUNNING as T_RUNNING
@@ -42,11 +40,16 @@ from .events import _NO_DATA, EventKind, RunEvent, RunObserver
 from .plan import PlannedNode, RunPlan, input_hash
 from .results import NodeResult, RunResult
 from .runfolders import new_run_id, node_dirname
-from .states import NodeState, RunState
+from .states import FINAL_NODE_STATES, NodeState, RunState
 
 __all__ = ["NodeRun", "Scheduler", "NodeResult", "RunResult", "new_run_id", "node_dirname"]
 
 PROGRESS_INTERVAL_S = 0.1
+
+_FINAL = FINAL_NODE_STATES
+_PENDING, _QUEUED, _RUNNING = NodeState.PENDING, NodeState.QUEUED, NodeState.RUNNING
+_NODE_QUEUED, _NODE_STARTED, _NODE_SUCCEEDED = EventKind.NODE_QUEUED, EventKind.NODE_STARTED, EventKind.NODE_SUCCEEDED
+_new_event = tuple.__new__  # RunEvent(...) goes through a Python-level __new__; events are made per node
 
 
 @dataclass(slots=True)
@@ -139,7 +142,9 @@ class Scheduler:
         clock = self.clock
         started = clock.time()
         for ex in self.executors.values():
-            ex.start(self.notify)
+            # the Event's own ``set``, not a method of this scheduler: an executor holding it does not
+            # keep the scheduler (and the whole run's state) alive in a cycle only the cyclic GC frees
+            ex.start(self._wake.set)
         self._setup()
         self._emit(EventKind.RUN_STARTED, data={
             "total": len(self._runs), "workflow_path": self.workflow_path,
@@ -186,19 +191,18 @@ class Scheduler:
     def _setup(self) -> None:
         plan = self.plan
         self._results.update(plan.external_outputs())
-        for name in plan.order:
-            pn = plan.nodes[name]
-            waiting = sum(1 for u in pn.upstream if u not in plan.external)
-            ex = pn.settings.executor or self.default_executor
-            self._runs[name] = NodeRun(waiting=waiting, executor=ex)
+        external, default, runs = plan.external, self.default_executor, self._runs
+        for name, pn in plan.nodes.items():  # plan.nodes is in plan order
+            waiting = sum(1 for u in pn.upstream if u not in external) if external else len(pn.upstream)
+            runs[name] = NodeRun(waiting=waiting, executor=pn.settings.executor or default)
         self._unfinished = len(self._runs)
         self._counts[NodeState.PENDING] = len(self._runs)
 
     # -- events -------------------------------------------------------------
     def _emit(self, kind: EventKind, node: str | None = None, attempt: int = 0, data=None,
               time: float | None = None) -> None:
-        ev = RunEvent(kind, self.run_id, self.clock.time() if time is None else time, node, attempt,
-                      data if data is not None else _NO_DATA)
+        ev = _new_event(RunEvent, (kind, self.run_id, self.clock.time() if time is None else time, node, attempt,
+                                   _NO_DATA if data is None else data))
         for o in self.observers:
             o.on_event(ev)
 
@@ -240,21 +244,22 @@ class Scheduler:
         if not self._ready:
             return
         batches: dict[str, list[TaskSpec]] = {}
-        ready, runs, plan = self._ready, self._runs, self.plan
+        ready, runs, plan_nodes, executors = self._ready, self._runs, self.plan.nodes, self.executors
         pending_count: dict[str, int] = {}
         while ready:
             name = ready.popleft()
             nr = runs[name]
-            if nr.state.final or self._stopping or (nr.waiting > 0 and nr.state == NodeState.PENDING):
+            state = nr.state
+            if state in _FINAL or self._stopping or (nr.waiting > 0 and state is _PENDING):
                 continue
-            pn = plan.nodes[name]
-            ex = self.executors.get(nr.executor)
+            pn = plan_nodes[name]
+            ex = executors.get(nr.executor)
             if ex is None:
                 nr.attempt += 1
                 self._fail(name, f"no executor named {nr.executor!r} is configured for this run",
                            reason="config", retry=False)
                 continue
-            limit = getattr(ex, "max_in_flight", None)
+            limit = ex.max_in_flight if hasattr(ex, "max_in_flight") else None
             if limit is not None:
                 n = len(self._live[nr.executor]) + pending_count.get(nr.executor, 0)
                 if n >= limit:
@@ -292,7 +297,7 @@ class Scheduler:
         inputs = self.plan.input_values(pn, self._results)
         nr.attempt += 1
         if nr.attempt == 1 and self.record_hashes:
-            nr.input_hash = input_hash(pn.node.path, inputs, pn.settings)
+            nr.input_hash = input_hash(pn.type_name, inputs, pn.settings)
             prior = self.reuse.get(name)
             if prior is not None and prior[0] == nr.input_hash and not pn.node.forcerun:
                 nr.reused = True
@@ -300,7 +305,7 @@ class Scheduler:
                                                                     "node_type": pn.type_name})
                 self._succeed(name, dict(prior[1]))
                 return None
-        record = self.attach.get(name)
+        record = self.attach.get(name) if self.attach else None
         if record is not None:
             if not hasattr(self.executors.get(nr.executor), "attach"):
                 self.attach.pop(name)  # that executor cannot take a job over: run it again
@@ -309,7 +314,8 @@ class Scheduler:
         workdir = f"{self._run_dir_str}{os.sep}{node_dirname(name)}" if self._run_dir_str else None
         argv = env = None
         cwd = self._base_dir
-        if ntype.kind == "command":
+        kind = ntype.kind
+        if kind == "command":
             try:
                 cl = ntype.command(inputs)
             except NodeError as e:
@@ -323,12 +329,13 @@ class Scheduler:
             if cl.cwd:
                 cwd = cl.cwd if self._base_dir is None else os.path.join(self._base_dir, cl.cwd)
             nr.inputs = inputs
-        self._set_state(nr, NodeState.QUEUED)
+        self._set_state(nr, _QUEUED)
         nr.started_emitted = False
-        self._emit(EventKind.NODE_QUEUED, name, nr.attempt, {"executor": nr.executor, "node_type": pn.type_name})
-        return TaskSpec(self.run_id, name, pn.node.path, ntype.kind, inputs, argv, env or {}, cwd,
-                        pn.settings.resources, pn.settings.timeout_s, nr.attempt,
-                        pn.settings.isolate or ntype.isolate, workdir, nr.executor, pn.settings.tags)
+        self._emit(_NODE_QUEUED, name, nr.attempt, {"executor": nr.executor, "node_type": pn.type_name})
+        settings = pn.settings
+        return TaskSpec(self.run_id, name, pn.node.path, kind, inputs, argv, env or {}, cwd,
+                        settings.resources, settings.timeout_s, nr.attempt,
+                        settings.isolate or ntype.isolate, workdir, nr.executor, settings.tags)
 
     # -- polling ------------------------------------------------------------
     def _poll(self) -> None:
@@ -348,22 +355,26 @@ class Scheduler:
         nr = self._runs[name]
         if nr.handle is not handle and nr.handle != handle:
             return  # a stale report from an earlier attempt
-        if nr.state.final:
+        if nr.state in _FINAL:
             return
-        if st.state == T_RUNNING or (st.state in T_FINAL and st.started_at is not None):
+        tstate = st.state
+        final = tstate in T_FINAL
+        if not nr.started_emitted and (tstate == T_RUNNING or (final and st.started_at is not None)):
             self._mark_started(name, nr, st)
-        for stream, line in st.new_log:
-            self._emit(EventKind.NODE_LOG, name, nr.attempt, {"stream": stream, "line": line})
-        if st.state not in T_FINAL:
+        if st.new_log:
+            for stream, line in st.new_log:
+                self._emit(EventKind.NODE_LOG, name, nr.attempt, {"stream": stream, "line": line})
+        if not final:
             return
         nr.handle = None
         self._deadlines.pop(name, None)
         res = st.result
         if res is not None:
-            for stream, line in res.log:
-                self._emit(EventKind.NODE_LOG, name, nr.attempt, {"stream": stream, "line": line})
+            if res.log:
+                for stream, line in res.log:
+                    self._emit(EventKind.NODE_LOG, name, nr.attempt, {"stream": stream, "line": line})
             nr.exit_code = res.exit_code
-        if name in self._timed_out:
+        if self._timed_out and name in self._timed_out:
             self._timed_out.discard(name)
             self._fail(name, f"timed out after {self.plan.nodes[name].settings.timeout_s:g} s", reason="timeout")
             return
@@ -372,7 +383,8 @@ class Scheduler:
                          error="cancelled" if self._stopping == "cancel" else f"cancelled ({st.reason or 'stop'})")
             return
         pn = self.plan.nodes[name]
-        if pn.type.kind == "command" and res is not None and res.outputs.get("exitcode") is not None:
+        if pn.in_subprocess and pn.type.kind == "command" and res is not None \
+                and res.outputs.get("exitcode") is not None:
             out = res.outputs
             try:
                 outputs = pn.type.collect(CommandResult(int(out["exitcode"]), out.get("stdout", ""),
@@ -396,11 +408,11 @@ class Scheduler:
             return
         nr.started_emitted = True
         nr.started_at = st.started_at or self.clock.time()
-        self._set_state(nr, NodeState.RUNNING)
+        self._set_state(nr, _RUNNING)
         timeout = self.plan.nodes[name].settings.timeout_s
         if timeout is not None:
             self._deadlines[name] = self.clock.monotonic() + timeout
-        self._emit(EventKind.NODE_STARTED, name, nr.attempt,
+        self._emit(_NODE_STARTED, name, nr.attempt,
                    {"executor": nr.executor, "host": st.host or self.host, "job_id": st.job_id},
                    time=nr.started_at)
 
@@ -408,14 +420,14 @@ class Scheduler:
     def _log_paths(self, name: str) -> dict[str, str | None]:
         """Where a subprocess node's output went (in-process nodes have no log files)."""
         pn = self.plan.nodes[name]
-        if self._run_dir_str is None or (pn.type.kind != "command" and not (pn.settings.isolate or pn.type.isolate)):
+        if self._run_dir_str is None or not pn.in_subprocess:
             return {}
         d = f"{self._run_dir_str}{os.sep}{node_dirname(name)}{os.sep}"
         return {"stdout_path": d + "stdout.txt", "stderr_path": d + "stderr.txt"}
 
     def _succeed_or_generate(self, name: str, outputs: dict[str, Any]) -> None:
-        pn = self.plan.nodes[name]
-        if pn.settings.generator:
+        if self.plan.nodes[name].settings.generator:
+            pn = self.plan.nodes[name]
             from .generators import GeneratorError, generator_json, parse_additions
 
             try:
@@ -472,14 +484,15 @@ class Scheduler:
         self._results[name] = outputs
         self._finish(name, NodeState.SUCCEEDED)
         data = {"outputs": outputs, "reused": nr.reused, "exit_code": nr.exit_code, "input_hash": nr.input_hash}
-        if not nr.reused:
+        pn = self.plan.nodes[name]
+        if pn.in_subprocess and not nr.reused:
             data.update(self._log_paths(name))
-        self._emit(EventKind.NODE_SUCCEEDED, name, nr.attempt, data)
+        self._emit(_NODE_SUCCEEDED, name, nr.attempt, data)
         runs, ready = self._runs, self._ready
-        for d in self.plan.nodes[name].downstream:
+        for d in pn.downstream:
             dr = runs[d]
             dr.waiting -= 1
-            if dr.waiting == 0 and dr.state == NodeState.PENDING:
+            if dr.waiting == 0 and dr.state is _PENDING:
                 ready.append(d)
 
     def _fail(self, name: str, error: str, *, reason: str = "error", exit_code: int | None = None,
@@ -502,7 +515,7 @@ class Scheduler:
         if self.failure_policy == "stop":
             self._stop("stop", cause=name)
         else:
-            for d in sorted(nx.descendants(self.plan.graph, name)):
+            for d in sorted(self.plan.adjacency.descendants(name)):
                 dr = self._runs.get(d)
                 if dr is not None and dr.state == NodeState.PENDING:
                     self._skip(d, f"upstream node {name!r} failed")
@@ -518,7 +531,8 @@ class Scheduler:
         nr.error = error if error is not None else (reason if state == NodeState.SKIPPED else None)
         nr.reason = reason
         nr.finished_at = self.clock.time()
-        self._deadlines.pop(name, None)
+        if self._deadlines:
+            self._deadlines.pop(name, None)
         self._unfinished -= 1
         if state == NodeState.CANCELLED:
             self._emit(EventKind.NODE_FAILED, name, nr.attempt, {"error": error or "cancelled",

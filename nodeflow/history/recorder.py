@@ -116,8 +116,9 @@ class HistoryRecorder:
         self.flush_every = max(1, int(flush_every))
         self.flush_interval_s = float(flush_interval_s)
         self._clock = clock
-        self._rows: dict[tuple[str, str, int], list[Any]] = {}  # not yet written, open or finished
-        self._done: dict[tuple[str, str, int], None] = {}  # finished, not yet written (an ordered set)
+        self._rows: dict[tuple[str, str, int], list[Any]] = {}  # open attempts, not yet written
+        #: finished attempts, not yet written (moved out of _rows; a late event of one still finds it here)
+        self._done: dict[tuple[str, str, int], list[Any]] = {}
         self._runs: dict[str, _Run] = {}
         self._next_flush = clock() + self.flush_interval_s
         self.last_error: BaseException | None = None
@@ -170,12 +171,12 @@ class HistoryRecorder:
     def flush(self, everything: bool = False) -> bool:
         """Write the finished attempts held in memory (with ``everything``, the
         unfinished ones too, as they stand); False if the write failed (rows kept)."""
-        return self._write(list(self._rows if everything else self._done))
+        return self._write(list(self._rows) if everything else [])
 
     @property
     def pending(self) -> int:
         """Rows held in memory, not yet written (finished or not)."""
-        return len(self._rows)
+        return len(self._rows) + len(self._done)
 
     # -- background writing ------------------------------------------------------------------
     def _start_writer(self) -> None:
@@ -213,33 +214,38 @@ class HistoryRecorder:
             self._writer = None
             self._queue = None
 
-    def _write(self, keys: list[tuple[str, str, int]]) -> bool:
+    def _write(self, open_keys: list[tuple[str, str, int]]) -> bool:
+        """Write every finished attempt, and the open ones named by ``open_keys`` as they stand.
+
+        A written row leaves memory; a later event of the same attempt starts a
+        partial row, which the store merges into the written one."""
         self._next_flush = self._clock() + self.flush_interval_s
-        if not keys and not self._failed:
+        if not open_keys and not self._done and not self._failed:
             return True
         rows = self._rows
+        batch = list(self._done.values())
+        if open_keys:
+            batch += [rows[k] for k in open_keys]
         if self._writer is not None:
-            # the rows leave this thread: nothing touches a row again once it is removed from _rows
-            batch = [rows[k] for k in keys]
-            while self._failed:
-                batch.insert(0, self._failed.popleft())
+            # the rows leave this thread: nothing touches a row again once it is out of _rows/_done
+            failed = self._failed  # filled by the writer thread: taken one by one
+            if failed:
+                again = []
+                while failed:
+                    again.append(failed.popleft())
+                batch[:0] = again
             self._queue.put(batch)
-            done = self._done
-            for k in keys:
-                del rows[k]
-                done.pop(k, None)
-            return True
-        try:
-            self.store.upsert_attempt_values([rows[k] for k in keys])
-        except Exception as e:  # never break the run because history can't be written
-            if self.last_error is None or type(e) is not type(self.last_error):
-                log.exception("could not write run history to %s", getattr(self.store, "path", self.store))
-            self.last_error = e
-            return False
-        done = self._done
-        for k in keys:
+        else:
+            try:
+                self.store.upsert_attempt_values(batch)
+            except Exception as e:  # never break the run because history can't be written
+                if self.last_error is None or type(e) is not type(self.last_error):
+                    log.exception("could not write run history to %s", getattr(self.store, "path", self.store))
+                self.last_error = e
+                return False  # kept: finished rows wait in _done, open ones stay open
+        self._done = {}
+        for k in open_keys:
             del rows[k]
-            done.pop(k, None)
         return True
 
     # -- rows ----------------------------------------------------------------------------
@@ -252,6 +258,9 @@ class HistoryRecorder:
             row = self._rows.get(key)
             if row is not None:
                 return key, row
+            row = self._done.get(key)
+            if row is not None:
+                return key, row
         run_id, node = event.run_id, event.node
         run = self._runs.get(run_id)
         if run is None:
@@ -262,7 +271,7 @@ class HistoryRecorder:
         else:  # no attempt number: the node's latest
             attempt = run.attempts.get(node) or 1
         key = (run_id, node, attempt)
-        row = self._rows.get(key)
+        row = self._rows.get(key) or self._done.get(key)
         if row is None:
             row = self._rows[key] = _BLANK.copy()
             row[0], row[1], row[2] = run_id, node, attempt
@@ -273,7 +282,8 @@ class HistoryRecorder:
     def _finish(self, key, row: list[Any], event: RunEvent, state: str) -> None:
         row[_FINISHED_AT] = event.time
         row[_STATE] = state
-        self._done[key] = None
+        if self._rows.pop(key, None) is not None:
+            self._done[key] = row
 
     # -- handlers ------------------------------------------------------------------------
     def _run_started(self, e: RunEvent) -> None:
@@ -353,7 +363,8 @@ class HistoryRecorder:
             row[_REUSED] = 0
         row[_FINISHED_AT] = e.time
         row[_STATE] = "succeeded"
-        self._done[key] = None
+        if self._rows.pop(key, None) is not None:
+            self._done[key] = row
 
     def _node_failed(self, e: RunEvent) -> None:
         key, row = self._row(e)

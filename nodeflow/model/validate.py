@@ -12,7 +12,7 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
 from .gcpause import paused_gc
-from .graph import cycles, dependency_graph
+from .graph import Adjacency, cycles
 from .workflow import Workflow
 
 ERROR = "error"
@@ -75,7 +75,7 @@ def validate(wf: Workflow, known_types: Container[tuple[str, ...]] | None = None
              graph=None) -> list[Problem]:
     """All problems of ``wf``. ``known_types``: library paths; None skips that check.
 
-    ``graph``: the workflow's ``dependency_graph`` if the caller has it already.
+    ``graph``: the workflow's ``Adjacency`` (or ``dependency_graph``) if the caller has it already.
     """
     with paused_gc():
         return _validate(wf, known_types, extra_rules, graph)
@@ -96,35 +96,38 @@ def _validate(wf, known_types, extra_rules, graph) -> list[Problem]:
 
     into_count: dict[tuple[str, str], list[str]] = {}
     for key, c in wf.connections.items():
-        src_node, dst_node = nodes.get(c.input[0]), nodes.get(c.output[0])
-        src = src_node.terminals.get(c.input[1]) if src_node is not None else None
-        dst = dst_node.terminals.get(c.output[1]) if dst_node is not None else None
+        (u, ut), (v, vt) = c.input, c.output
+        src_node, dst_node = nodes.get(u), nodes.get(v)
+        src = src_node.terminals.get(ut) if src_node is not None else None
+        dst = dst_node.terminals.get(vt) if dst_node is not None else None
         if src is None or dst is None:
-            missing = f"{c.input[0]}.{c.input[1]}" if src is None else f"{c.output[0]}.{c.output[1]}"
-            add(Problem(ERROR, key, f"{c.describe()}: terminal {missing} does not exist", "dangling",
-                        (c.input[0], c.output[0])))
+            missing = f"{u}.{ut}" if src is None else f"{v}.{vt}"
+            add(Problem(ERROR, key, f"{c.describe()}: terminal {missing} does not exist", "dangling", (u, v)))
             continue
-        ends = (c.input[0], c.output[0])
-        if not src.is_output:
-            add(Problem(ERROR, key, f"starts at {c.input[0]}.{c.input[1]}, which is not an output terminal",
-                        "direction", ends))
-        if not dst.is_input:
-            add(Problem(ERROR, key, f"ends at {c.output[0]}.{c.output[1]}, which is not an input terminal",
-                        "direction", ends))
-        if c.input[0] == c.output[0]:
-            add(Problem(ERROR, key, f"self-loop: {c.describe()} connects {c.input[0]!r} to itself",
-                        "self-loop", (c.input[0],)))
-        if not dtypes_compatible(src.dtype, dst.dtype):
-            add(Problem(ERROR, key, f"type mismatch: {c.input[0]}.{c.input[1]} gives {_short(src.dtype)} "
-                        f"but {c.output[0]}.{c.output[1]} takes {_short(dst.dtype)}", "dtype", ends))
-        into_count.setdefault(c.output, []).append(key)
+        # the opts dicts read directly (not the Terminal properties): this loop runs once per connection
+        so, do = src.opts, dst.opts
+        if not so.get("out"):
+            add(Problem(ERROR, key, f"starts at {u}.{ut}, which is not an output terminal", "direction", (u, v)))
+        if not do.get("in"):
+            add(Problem(ERROR, key, f"ends at {v}.{vt}, which is not an input terminal", "direction", (u, v)))
+        if u == v:
+            add(Problem(ERROR, key, f"self-loop: {c.describe()} connects {u!r} to itself", "self-loop", (u,)))
+        sd, dd = so.get("dtype"), do.get("dtype")
+        if sd != dd and not dtypes_compatible(src.dtype, dst.dtype):
+            add(Problem(ERROR, key, f"type mismatch: {u}.{ut} gives {_short(src.dtype)} "
+                        f"but {v}.{vt} takes {_short(dst.dtype)}", "dtype", (u, v)))
+        keys = into_count.get(c.output)
+        if keys is None:
+            into_count[c.output] = [key]
+        else:
+            keys.append(key)
 
     for (n, t), keys in into_count.items():
         if len(keys) > 1 and not nodes[n].terminals[t].multiinput:
             add(Problem(ERROR, n, f"terminal {t!r} takes one connection but has {len(keys)}: {', '.join(keys)}",
                         "multi", (n,)))
 
-    for cyc in cycles(graph if graph is not None else dependency_graph(wf)):
+    for cyc in cycles(graph if graph is not None else Adjacency(wf)):
         add(Problem(ERROR, cyc[0], "cycle: " + " -> ".join(cyc + cyc[:1]), "cycle", tuple(cyc)))
 
     for rule in extra_rules or ():
