@@ -102,13 +102,14 @@ _KEY = ("run_id", "node", "attempt")
 _MERGED = [c for c in ATTEMPT_COLUMNS if c not in _KEY and c != "reused"]
 _N = len(ATTEMPT_COLUMNS)
 # Upsert that merges: a column given as NULL keeps what is stored. ``reused``
-# is NOT NULL, so its parameter (?N) is used twice instead of ``excluded``.
+# only ever goes from 0 to 1 for an attempt (it is how that attempt ended), so
+# it merges with MAX.
 _UPSERT_ATTEMPT = (
     f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
     f"VALUES ({', '.join(f'?{i}' for i in range(1, _N))}, COALESCE(?{_N}, 0)) "
     f"ON CONFLICT (run_id, node, attempt) DO UPDATE SET "
     + ", ".join(f"{c} = COALESCE(excluded.{c}, {c})" for c in _MERGED)
-    + f", reused = COALESCE(?{_N}, reused)"
+    + f", reused = MAX(COALESCE(?{_N}, 0), reused)"
 )
 
 # The same merge for many rows per statement (multi-row VALUES): SQLite inserts
@@ -116,8 +117,7 @@ _UPSERT_ATTEMPT = (
 # ``executemany`` does — next to a busy scheduler thread, handing the GIL back
 # and forth per row cost more than the writing itself. Measured with callgrind:
 # ~51k instructions a row against ~58k for executemany (and ~144k for a JSON
-# array walked with json_each). ``reused`` only ever goes from 0 to 1 for an
-# attempt, so these statements merge it with MAX.
+# array walked with json_each). ``reused`` merges with MAX, as above.
 ROWS_PER_STATEMENT = 32
 
 

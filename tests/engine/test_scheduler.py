@@ -381,3 +381,39 @@ def test_isolated_python_node_runs_in_the_worker(reg, tmp_path):
     folder = tmp_path / "runs" / res.run_id / "trig"
     assert (folder / "spec.json").exists() and (folder / "result.json").exists()
     assert list(folder.glob("*.npy"))
+
+
+def test_a_finished_run_is_freed_without_the_cyclic_gc(reg, tmp_path):
+    """Executors hold the scheduler's wake-up event, not the scheduler: once a run is over, its
+    state goes by reference counting alone (no cycle waits for a full collection)."""
+    import gc
+    import weakref
+
+    from nodeflow.engine.scheduler import Scheduler
+
+    wf = Workflow()
+    a = add(wf, reg, ("types", "Float"), "a", float=2.0)
+    b = add(wf, reg, ("math", "Negate"), "b")
+    link(wf, a, "float", b, "input")
+    refs = []
+    gc.disable()
+    try:
+        result = run_workflow(wf, registry=reg, runs_dir=tmp_path, on_scheduler=lambda s: refs.append(weakref.ref(s)))
+        assert result.state.value == "succeeded" and result.nodes["b"].outputs["result"] == -2.0
+        assert refs and isinstance(refs[0](), (Scheduler, type(None)))
+        del result
+        assert refs[0]() is None
+    finally:
+        gc.enable()
+
+
+def test_objects_built_while_the_gc_is_paused_are_not_walked_afterwards():
+    import gc
+
+    from nodeflow.model.gcpause import paused_gc
+
+    with paused_gc():
+        built = [{"n": [i]} for i in range(50_000)]
+    assert gc.isenabled()
+    assert gc.get_count()[0] < 1000  # promoted, not left in the young generation for the next collection
+    assert built[-1] == {"n": [49_999]}

@@ -269,3 +269,31 @@ def test_two_stores_opening_a_new_file_at_once(db_path):
     assert all(s.schema_version == SCHEMA_VERSION for s in stores)
     for s in stores:
         s.close()
+
+
+def test_many_rows_are_written_in_multi_row_statements_and_merge(db_path):
+    """More rows than one statement takes (two whole statements + a remainder): every row lands,
+    and a second, partial write merges — NULL keeps what is stored, ``reused`` never goes back to 0."""
+    from nodeflow.history.store import ATTEMPT_COLUMNS, ROWS_PER_STATEMENT
+
+    n = 2 * ROWS_PER_STATEMENT + 5
+    col = {c: i for i, c in enumerate(ATTEMPT_COLUMNS)}
+
+    def row(i, **values):
+        r = [None] * len(ATTEMPT_COLUMNS)
+        r[0], r[1], r[2] = "r", f"n{i:03d}", 1
+        for k, v in values.items():
+            r[col[k]] = v
+        return r
+
+    with HistoryStore(db_path) as s:
+        first = [row(i, node_type="math/Add", queued_at=1000.0 + i / 7, state="succeeded", outputs={"result": i},
+                     reused=1 if i % 3 == 0 else 0) for i in range(n)]
+        assert s.upsert_attempt_values(first) == n
+        s.upsert_attempt_values([row(i, error=f"e{i}", reused=0) for i in range(n)])  # a partial row per attempt
+        got = s.attempts("r")
+    assert [a["node"] for a in got] == [f"n{i:03d}" for i in range(n)]
+    for i, a in enumerate(got):
+        assert (a["node_type"], a["queued_at"], a["state"], a["outputs"], a["error"]) == (
+            "math/Add", 1000.0 + i / 7, "succeeded", {"result": i}, f"e{i}")
+        assert a["reused"] is (i % 3 == 0)

@@ -133,3 +133,22 @@ def test_reach_works_on_cyclic_graphs():
     wf = load(fixture("cycle.nc"))
     assert upstream(wf, "alpha") == {"beta", "gamma"}
     assert downstream(wf, "alpha") == {"beta", "gamma"}
+
+
+def test_adjacency_matches_the_networkx_view_and_finds_descendants():
+    from nodeflow.model import Adjacency
+    from nodeflow.model.graph import cycles, is_acyclic
+
+    edges = [("a", "b"), ("b", "c"), ("a", "c"), ("c", "d")]
+    wf = loads(text(edges_workflow(edges)))
+    adj = Adjacency(wf)
+    g = dependency_graph(wf)
+    assert {n: set(s) for n, s in adj.succ.items()} == {n: set(g.successors(n)) for n in g}
+    assert adj.descendants("a") == {"b", "c", "d"} and adj.descendants("d") == set()
+    assert topological_order(wf, adj) == topological_order(wf, g) == ["a", "b", "c", "d"]
+    assert is_acyclic(adj) and cycles(adj) == []
+    adj.remove("c")
+    assert adj.descendants("a") == {"b"} and "c" not in adj.pred["d"]
+    cyclic = loads(text(edges_workflow(edges + [("d", "a")])))
+    assert not is_acyclic(Adjacency(cyclic))
+    assert cycles(Adjacency(cyclic)) == cycles(dependency_graph(cyclic)) == [["a", "b", "c", "d"], ["a", "c", "d"]]
