@@ -383,8 +383,7 @@ class Scheduler:
                          error="cancelled" if self._stopping == "cancel" else f"cancelled ({st.reason or 'stop'})")
             return
         pn = self.plan.nodes[name]
-        if pn.in_subprocess and pn.type.kind == "command" and res is not None \
-                and res.outputs.get("exitcode") is not None:
+        if pn.type.kind == "command" and res is not None and res.outputs.get("exitcode") is not None:
             out = res.outputs
             try:
                 outputs = pn.type.collect(CommandResult(int(out["exitcode"]), out.get("stdout", ""),
@@ -426,8 +425,8 @@ class Scheduler:
         return {"stdout_path": d + "stdout.txt", "stderr_path": d + "stderr.txt"}
 
     def _succeed_or_generate(self, name: str, outputs: dict[str, Any]) -> None:
-        if self.plan.nodes[name].settings.generator:
-            pn = self.plan.nodes[name]
+        pn = self.plan.nodes[name]
+        if pn.settings.generator:
             from .generators import GeneratorError, generator_json, parse_additions
 
             try:

@@ -361,10 +361,7 @@ class HistoryRecorder:
             row[_STDERR] = v if v is None or v.__class__ is str else _text(v)
         else:
             row[_REUSED] = 0
-        row[_FINISHED_AT] = e.time
-        row[_STATE] = "succeeded"
-        if self._rows.pop(key, None) is not None:
-            self._done[key] = row
+        self._finish(key, row, e, "succeeded")
 
     def _node_failed(self, e: RunEvent) -> None:
         key, row = self._row(e)

@@ -101,23 +101,14 @@ _OUTPUTS = ATTEMPT_COLUMNS.index("outputs")
 _KEY = ("run_id", "node", "attempt")
 _MERGED = [c for c in ATTEMPT_COLUMNS if c not in _KEY and c != "reused"]
 _N = len(ATTEMPT_COLUMNS)
-# Upsert that merges: a column given as NULL keeps what is stored. ``reused``
-# only ever goes from 0 to 1 for an attempt (it is how that attempt ended), so
-# it merges with MAX.
-_UPSERT_ATTEMPT = (
-    f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
-    f"VALUES ({', '.join(f'?{i}' for i in range(1, _N))}, COALESCE(?{_N}, 0)) "
-    f"ON CONFLICT (run_id, node, attempt) DO UPDATE SET "
-    + ", ".join(f"{c} = COALESCE(excluded.{c}, {c})" for c in _MERGED)
-    + f", reused = MAX(COALESCE(?{_N}, 0), reused)"
-)
-
-# The same merge for many rows per statement (multi-row VALUES): SQLite inserts
-# them in one step with the GIL released once, instead of once per row as
-# ``executemany`` does — next to a busy scheduler thread, handing the GIL back
-# and forth per row cost more than the writing itself. Measured with callgrind:
-# ~51k instructions a row against ~58k for executemany (and ~144k for a JSON
-# array walked with json_each). ``reused`` merges with MAX, as above.
+# Upsert of ``n`` rows per statement that merges: a column given as NULL keeps
+# what is stored; ``reused`` only ever goes from 0 to 1 for an attempt (it is
+# how that attempt ended), so it merges with MAX. Many rows per statement
+# (multi-row VALUES) let SQLite insert them in one step with the GIL released
+# once, instead of once per row as ``executemany`` does — next to a busy
+# scheduler thread, handing the GIL back and forth per row cost more than the
+# writing itself. Measured with callgrind: ~51k instructions a row against ~58k
+# for executemany (and ~144k for a JSON array walked with json_each).
 ROWS_PER_STATEMENT = 32
 
 
@@ -129,6 +120,9 @@ def _upsert_rows_sql(n: int) -> str:
             "ON CONFLICT (run_id, node, attempt) DO UPDATE SET "
             + ", ".join(f"{c} = COALESCE(excluded.{c}, {c})" for c in _MERGED)
             + ", reused = MAX(excluded.reused, reused)")
+
+
+_UPSERT_ATTEMPT = _upsert_rows_sql(1)
 
 
 def _text(value: Any) -> Any:
