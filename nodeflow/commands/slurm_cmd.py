@@ -110,59 +110,20 @@ def _test(profile) -> int:
 
 
 def _trust(profile, expected: str | None) -> int:
-    import os
-
-    from ..executors.slurm.hostkeys import (append_known_host, fetch_host_key, fingerprint, host_entry, known_keys,
-                                            verified_client)
-    from ..executors.slurm.profile import parse_jump_host
-    from ..executors.slurm.errors import TransportError
+    from ..executors.slurm.hostkeys import TrustRefused, trust_host_keys
 
     if profile.transport != "ssh":
         print(f"slurm:{profile.name} uses transport {profile.transport!r}: there is no host key to trust")
         return 0
-    known_hosts = os.path.expanduser(profile.known_hosts)
-    hops = []
-    if profile.jump_host:
-        _, jhost, jport = parse_jump_host(profile.jump_host, profile.user)
-        hops.append(("jump host", jhost, jport))
-    hops.append(("login node", profile.host, profile.port))
-    jump_client = None
     try:
-        for what, host, port in hops:
-            sock = None
-            if jump_client is not None:
-                sock = jump_client.get_transport().open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0),
-                                                                timeout=profile.connect_timeout_s)
-            try:
-                key = fetch_host_key(host, port, timeout=profile.connect_timeout_s, sock=sock)
-            except Exception as e:
-                print(f"cannot reach the {what} {host_entry(host, port)}: {e}", file=sys.stderr)
-                return 1
-            have = known_keys(known_hosts, host, port)
-            entry = host_entry(host, port)
-            if have.get(key.get_name()) == key:
-                print(f"the {what} {entry} is trusted already ({key.get_name()} {fingerprint(key)})")
-            elif key.get_name() in have:
-                print(f"WARNING: the {what} {entry} now presents {key.get_name()} {fingerprint(key)}, but "
-                      f"{known_hosts} holds {fingerprint(have[key.get_name()])} for it. This may be an attack. "
-                      f"If the key really changed, remove the old entry (ssh-keygen -R '{entry}' -f {known_hosts}) "
-                      f"and run this again.", file=sys.stderr)
-                return 1
-            elif not _accept(what, entry, key, fingerprint(key), known_hosts, expected):
-                return 1
-            else:
-                append_known_host(known_hosts, host, port, key)
-                print(f"added {entry} to {known_hosts}")
-            if what == "jump host":
-                juser = parse_jump_host(profile.jump_host, profile.user)[0]
-                try:
-                    jump_client = verified_client(profile, host, port, juser)
-                except TransportError as e:
-                    print(f"cannot log in to the jump host: {e}", file=sys.stderr)
-                    return 1
-    finally:
-        if jump_client is not None:
-            jump_client.close()
+        notes = trust_host_keys(profile, lambda what, entry, key, fp, known_hosts:
+                                _accept(what, entry, key, fp, known_hosts, expected))
+    except TrustRefused as e:
+        if not e.declined:  # _accept has said why already
+            print(e, file=sys.stderr)
+        return 1
+    for line in notes:
+        print(line)
     return 0
 
 

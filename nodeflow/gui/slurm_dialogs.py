@@ -1,10 +1,9 @@
 """The GUI's side of Slurm host keys: the trust dialog (``nodeflow slurm trust PROFILE`` as a dialog).
 
 ``trust_profile(parent, name, table)`` walks the same hops as the CLI (jump
-host, then login node) with the same functions of
-``nodeflow.executors.slurm.hostkeys``: it fetches the key each host presents,
-says when it is trusted already or when it changed (possible attack: never
-offered), and otherwise shows ``HostKeyDialog`` with the key type and
+host, then login node) through ``executors.slurm.hostkeys.trust_host_keys``:
+it says when a key is trusted already or when it changed (possible attack:
+never offered), and otherwise shows ``HostKeyDialog`` with the key type and
 SHA256 fingerprint; only on "Trust" is the key appended to the profile's
 known_hosts. Nothing here ever accepts a key without the user.
 
@@ -59,10 +58,8 @@ def ask_trust(dlg: HostKeyDialog) -> bool:
 def trust_profile(parent, name: str, table: dict) -> bool:
     """Check (and on the user's word, trust) the host keys of Slurm profile ``name``; True when all are trusted."""
     try:
-        from ..executors.slurm.errors import TransportError
-        from ..executors.slurm.hostkeys import (append_known_host, fetch_host_key, fingerprint, host_entry,
-                                                known_keys, verified_client)
-        from ..executors.slurm.profile import SlurmProfile, parse_jump_host
+        from ..executors.slurm.hostkeys import TrustRefused, trust_host_keys
+        from ..executors.slurm.profile import SlurmProfile
 
         profile = SlurmProfile.from_dict(name, table)
     except Exception as e:
@@ -72,54 +69,19 @@ def trust_profile(parent, name: str, table: dict) -> bool:
         QtWidgets.QMessageBox.information(parent, "No host key", f"slurm:{name} uses transport "
                                           f"{profile.transport!r}: there is no host key to trust.")
         return True
-    known_hosts = os.path.expanduser(profile.known_hosts)
-    hops = []
-    if profile.jump_host:
-        _, jhost, jport = parse_jump_host(profile.jump_host, profile.user)
-        hops.append(("jump host", jhost, jport))
-    hops.append(("login node", profile.host, profile.port))
-    jump_client = None
-    notes = []
+
+    def accept(what, entry, key, fp, known_hosts) -> bool:
+        return ask_trust(HostKeyDialog(what, entry, key.get_name(), fp, known_hosts, parent))
+
     try:
-        for what, host, port in hops:
-            sock = None
-            entry = host_entry(host, port)
-            try:
-                if jump_client is not None:
-                    sock = jump_client.get_transport().open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0),
-                                                                    timeout=profile.connect_timeout_s)
-                key = fetch_host_key(host, port, timeout=profile.connect_timeout_s, sock=sock)
-            except Exception as e:
-                QtWidgets.QMessageBox.warning(parent, "Cannot reach the host", f"cannot reach the {what} {entry}: {e}")
-                return False
-            have = known_keys(known_hosts, host, port)
-            fp = fingerprint(key)
-            if have.get(key.get_name()) == key:
-                notes.append(f"The {what} {entry} is trusted already ({key.get_name()} {fp}).")
-            elif key.get_name() in have:
-                QtWidgets.QMessageBox.critical(
-                    parent, "Host key changed",
-                    f"WARNING: the {what} {entry} now presents {key.get_name()} {fp}, but {known_hosts} holds "
-                    f"{fingerprint(have[key.get_name()])} for it. This may be an attack. If the key really "
-                    f"changed, remove the old entry (ssh-keygen -R '{entry}' -f {known_hosts}) and try again.")
-                return False
-            elif not ask_trust(HostKeyDialog(what, entry, key.get_name(), fp, known_hosts, parent)):
-                return False
-            else:
-                append_known_host(known_hosts, host, port, key)
-                notes.append(f"Added {entry} to {known_hosts}.")
-            if what == "jump host":
-                juser = parse_jump_host(profile.jump_host, profile.user)[0]
-                try:
-                    jump_client = verified_client(profile, host, port, juser)
-                except TransportError as e:
-                    QtWidgets.QMessageBox.warning(parent, "Cannot log in", f"cannot log in to the jump host: {e}")
-                    return False
-    finally:
-        if jump_client is not None:
-            jump_client.close()
+        notes = trust_host_keys(profile, accept)
+    except TrustRefused as e:
+        if not e.declined:
+            box = QtWidgets.QMessageBox.critical if e.title == "Host key changed" else QtWidgets.QMessageBox.warning
+            box(parent, e.title, str(e))
+        return False
     if notes:
-        QtWidgets.QMessageBox.information(parent, "Host keys", "\n".join(notes))
+        QtWidgets.QMessageBox.information(parent, "Host keys", "\n".join(n[:1].upper() + n[1:] + "." for n in notes))
     return True
 
 

@@ -51,6 +51,12 @@ def test_a_changed_host_key_is_refused_as_a_possible_attack(make_executor, slurm
     kh.write_text(f"[{slurm_env['ssh_host']}]:{slurm_env['ssh_port']} {other[0]} {other[1]}\n")
     res, _ = one_node_run(make_executor(known_hosts=str(kh)), tmp_path)
     assert "HOST KEY MISMATCH" in res.nodes["hello"].error
+    # `nodeflow slurm trust` never offers a changed key either, and leaves known_hosts as it was
+    home = tmp_path / "home"
+    write_config(home, profile_dict(slurm_env, known_hosts=str(kh)))
+    before = kh.read_text()
+    r = nodeflow(["slurm", "trust", "test"], home, stdin="y\n")
+    assert r.returncode == 1 and "This may be an attack" in r.stderr and kh.read_text() == before
 
 
 def nodeflow(args, home, stdin=""):

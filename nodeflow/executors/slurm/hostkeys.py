@@ -3,9 +3,10 @@
 Host keys are always verified (DESIGN rule 7): ``verified_client`` (what
 the SSH transport connects with) refuses a host whose key is not in the
 profile's known_hosts — or differs from it — with a message saying how to
-trust it, and ``nodeflow slurm trust``
-(or the GUI's dialog) shows the fingerprint computed here and, once the user
-says yes, appends the key with ``append_known_host``. Nothing here accepts a
+trust it, and ``trust_host_keys`` — the walk over a profile's hops behind
+both ``nodeflow slurm trust`` and the GUI's dialog — shows the fingerprint
+computed here and, once the user says yes, appends the key with
+``append_known_host``. Nothing here accepts a
 key silently.
 """
 from __future__ import annotations
@@ -148,3 +149,71 @@ def verified_client(p, host: str, port: int, user: str, sock=None):
     except (AttributeError, OSError):
         pass  # through a jump host the "socket" is a channel; the jump connection has it set
     return client
+
+
+class TrustRefused(Exception):
+    """A hop's host key could not be checked or was not trusted.
+
+    ``title`` heads a dialog; ``declined`` is True when the user said no (the
+    asking side has already told them, so there is nothing more to show)."""
+
+    def __init__(self, title: str, message: str, *, declined: bool = False):
+        super().__init__(message)
+        self.title = title
+        self.declined = declined
+
+
+def trust_host_keys(p, accept) -> list[str]:
+    """Check the host keys of profile ``p``'s SSH hops — the jump host if any, then the login node.
+
+    A key already in known_hosts passes; a changed key is refused as a possible
+    attack; an unknown key is appended only when ``accept(what, entry, key,
+    fingerprint, known_hosts)`` says yes (``nodeflow slurm trust`` asks on the
+    terminal, the editor in a dialog). Returns a line per hop saying what
+    happened; raises ``TrustRefused``."""
+    from .profile import parse_jump_host
+
+    known_hosts = os.path.expanduser(p.known_hosts)
+    hops = []
+    jump_user = None
+    if p.jump_host:
+        jump_user, jhost, jport = parse_jump_host(p.jump_host, p.user)
+        hops.append(("jump host", jhost, jport))
+    hops.append(("login node", p.host, p.port))
+    notes: list[str] = []
+    jump_client = None
+    try:
+        for what, host, port in hops:
+            entry = host_entry(host, port)
+            try:
+                sock = None
+                if jump_client is not None:
+                    sock = jump_client.get_transport().open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0),
+                                                                    timeout=p.connect_timeout_s)
+                key = fetch_host_key(host, port, timeout=p.connect_timeout_s, sock=sock)
+            except Exception as e:
+                raise TrustRefused("Cannot reach the host", f"cannot reach the {what} {entry}: {e}") from None
+            have = known_keys(known_hosts, host, port)
+            fp = fingerprint(key)
+            if have.get(key.get_name()) == key:
+                notes.append(f"the {what} {entry} is trusted already ({key.get_name()} {fp})")
+            elif key.get_name() in have:
+                raise TrustRefused(
+                    "Host key changed",
+                    f"WARNING: the {what} {entry} now presents {key.get_name()} {fp}, but {known_hosts} holds "
+                    f"{fingerprint(have[key.get_name()])} for it. This may be an attack. If the key really changed, "
+                    f"remove the old entry (ssh-keygen -R '{entry}' -f {known_hosts}) and try again.")
+            elif not accept(what, entry, key, fp, known_hosts):
+                raise TrustRefused("Not trusted", f"the {what} {entry} was not trusted", declined=True)
+            else:
+                append_known_host(known_hosts, host, port, key)
+                notes.append(f"added {entry} to {known_hosts}")
+            if what == "jump host":
+                try:
+                    jump_client = verified_client(p, host, port, jump_user)
+                except TransportError as e:
+                    raise TrustRefused("Cannot log in", f"cannot log in to the jump host: {e}") from None
+    finally:
+        if jump_client is not None:
+            jump_client.close()
+    return notes
