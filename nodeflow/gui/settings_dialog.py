@@ -86,6 +86,15 @@ class _CheckedDialog(QtWidgets.QDialog):
     def validate(self) -> str | None:
         raise NotImplementedError
 
+    def name_problem(self, kind: str) -> str | None:
+        """Why ``self.name`` cannot name a new ``kind`` (a bad name, or one in ``self._taken``), or None."""
+        name = self.name.text().strip()
+        if not _NAME.fullmatch(name):
+            return "The name must be letters, digits, '_', '.' or '-'."
+        if name in self._taken:
+            return f"There is a {kind} {name!r} already."
+        return None
+
     def try_accept(self) -> None:
         why = self.validate()
         self.error.setText(why or "")
@@ -187,11 +196,10 @@ class SlurmProfileDialog(_CheckedDialog):
 
     def validate(self) -> str | None:
         """Why the profile cannot be kept, or None."""
+        why = self.name_problem("profile")
+        if why is not None:
+            return why
         name = self.name.text().strip()
-        if not _NAME.fullmatch(name):
-            return "The name must be letters, digits, '_', '.' or '-'."
-        if name in self._taken:
-            return f"There is a profile {name!r} already."
         try:
             from ..executors.slurm.profile import SlurmProfile
 
@@ -261,11 +269,9 @@ class ServerAccountDialog(_CheckedDialog):
         return text
 
     def validate(self) -> str | None:
-        name = self.name.text().strip()
-        if not _NAME.fullmatch(name):
-            return "The name must be letters, digits, '_', '.' or '-'."
-        if name in self._taken:
-            return f"There is a server {name!r} already."
+        why = self.name_problem("server")
+        if why is not None:
+            return why
         url = self.url.text().strip()
         if not re.match(r"https?://[^\s/]+", url):
             return "The URL must start with http:// or https://"

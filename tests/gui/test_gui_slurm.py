@@ -82,6 +82,23 @@ def test_profile_dialog_needs_host_for_ssh(qtbot):
     assert d.validate() is None
 
 
+def test_profile_and_server_dialogs_refuse_bad_and_taken_names(qtbot):
+    from nodeflow.gui.settings_dialog import ServerAccountDialog
+
+    d = SlurmProfileDialog("hpc", {"transport": "local"}, taken={"hpc"})
+    s = ServerAccountDialog("team", "http://127.0.0.1:1", taken={"team"})
+    for dlg in (d, s):
+        qtbot.addWidget(dlg)
+    s.token.setText("t")
+    assert d.validate() == "There is a profile 'hpc' already."
+    assert s.validate() == "There is a server 'team' already."
+    for dlg in (d, s):
+        dlg.name.setText("no spaces")
+        assert "letters, digits" in dlg.validate()
+        dlg.name.setText("fresh")
+        assert dlg.validate() is None
+
+
 # -- a real sshd for the trust dialog --------------------------------------------------------------
 
 def _free_port() -> int:
