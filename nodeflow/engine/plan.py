@@ -21,6 +21,7 @@ import networkx as nx
 
 from ..library import NodeRegistry, NodeType
 from ..model import Adjacency, Node, Problem, Workflow, topological_order
+from ..model.graph import CycleError
 from ..model import validate as validate_model
 from ..model.gcpause import paused_gc
 from ..model.values import json_default
@@ -98,19 +99,26 @@ class RunPlan:
     def _build(cls, workflow: Workflow, registry: NodeRegistry, skip_unknown: bool,
                only: Iterable[str] | None) -> "RunPlan":
         graph = Adjacency(workflow)
+        try:  # first: a workflow that has an order is acyclic, and validation need not check that again
+            full_order = topological_order(workflow, graph)
+        except CycleError:
+            full_order = None  # validation names the cycle
         problems = validate_model(workflow, known_types=registry.known_paths(),
                                   extra_rules=registry.validation_rules(), graph=graph)
         errs = [p for p in problems if p.is_error]
         if errs:
             raise PlanError("the workflow has errors:\n" + "\n".join(f"  {p}" for p in errs), errs)
+        if full_order is None:  # validation reports every cycle; this is a safety net
+            raise PlanError("the workflow has a cycle")
         try:
             wsettings = WorkflowSettings.of(workflow)
         except SettingsError as e:
             raise PlanError(str(e)) from None
 
-        for n in [n for n, node in workflow.nodes.items() if is_settings_node(node)]:
+        settings_nodes = [n for n, node in workflow.nodes.items() if is_settings_node(node)]
+        for n in settings_nodes:
             graph.remove(n)
-        order = topological_order(workflow, graph)
+        order = full_order if not settings_nodes else [n for n in full_order if n not in settings_nodes]
 
         external: set[str] = set()
         if only is not None:

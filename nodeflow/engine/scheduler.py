@@ -47,7 +47,7 @@ __all__ = ["NodeRun", "Scheduler", "NodeResult", "RunResult", "new_run_id", "nod
 PROGRESS_INTERVAL_S = 0.1
 
 _FINAL = FINAL_NODE_STATES
-_PENDING, _QUEUED, _RUNNING = NodeState.PENDING, NodeState.QUEUED, NodeState.RUNNING
+_PENDING, _QUEUED, _RUNNING, _SUCCEEDED = NodeState.PENDING, NodeState.QUEUED, NodeState.RUNNING, NodeState.SUCCEEDED
 _NODE_QUEUED, _NODE_STARTED, _NODE_SUCCEEDED = EventKind.NODE_QUEUED, EventKind.NODE_STARTED, EventKind.NODE_SUCCEEDED
 _new_event = tuple.__new__  # RunEvent(...) goes through a Python-level __new__; events are made per node
 
@@ -184,7 +184,7 @@ class Scheduler:
         self._emit_progress()
         self._emit(EventKind.RUN_FINISHED, data={"state": state.value, "counts": self._count_dict()})
         nodes = {n: NodeResult(r.state, r.outputs or {}, r.error, r.attempt, r.reused, r.started_at,
-                               r.finished_at) for n, r in self._runs.items()}
+                               r.finished_at) for n, r in self._runs.items()}  # positional: made per node
         return RunResult(self.run_id, state, nodes, str(self.run_dir) if self.run_dir else None, started, finished)
 
     # -- setup --------------------------------------------------------------
@@ -192,9 +192,10 @@ class Scheduler:
         plan = self.plan
         self._results.update(plan.external_outputs())
         external, default, runs = plan.external, self.default_executor, self._runs
+        pending = _PENDING
         for name, pn in plan.nodes.items():  # plan.nodes is in plan order
             waiting = sum(1 for u in pn.upstream if u not in external) if external else len(pn.upstream)
-            runs[name] = NodeRun(waiting=waiting, executor=pn.settings.executor or default)
+            runs[name] = NodeRun(pending, 0, waiting, pn.settings.executor or default)  # positional: cheaper
         self._unfinished = len(self._runs)
         self._counts[NodeState.PENDING] = len(self._runs)
 
@@ -358,6 +359,13 @@ class Scheduler:
         if nr.state in _FINAL:
             return
         tstate = st.state
+        if tstate == T_SUCCEEDED and not st.new_log:
+            res = st.result
+            pn = self.plan.nodes[name]
+            if (res is not None and not res.log and not pn.in_subprocess and not pn.settings.generator
+                    and not self._timed_out):
+                self._succeeded_in_process(name, nr, st, res.outputs)
+                return
         final = tstate in T_FINAL
         if not nr.started_emitted and (tstate == T_RUNNING or (final and st.started_at is not None)):
             self._mark_started(name, nr, st)
@@ -401,6 +409,21 @@ class Scheduler:
         else:
             err = (res.error if res is not None else None) or f"failed ({st.reason or 'unknown reason'})"
             self._fail(name, err, reason=st.reason or "error", exit_code=res.exit_code if res else None)
+
+    def _succeeded_in_process(self, name: str, nr: NodeRun, st: TaskStatus, outputs: dict[str, Any]) -> None:
+        """The usual end of an in-process node, in one step: started (if not reported yet) and
+        succeeded. Same state changes and events as _mark_started + _succeed; no timeout to arm."""
+        nr.handle = None
+        if self._deadlines:
+            self._deadlines.pop(name, None)
+        if not nr.started_emitted:
+            nr.started_emitted = True
+            started = nr.started_at = st.started_at or self.clock.time()
+            self._set_state(nr, _RUNNING)
+            self._emit(_NODE_STARTED, name, nr.attempt,
+                       {"executor": nr.executor, "host": st.host or self.host, "job_id": st.job_id}, time=started)
+        nr.exit_code = st.result.exit_code
+        self._succeed(name, outputs)
 
     def _mark_started(self, name: str, nr: NodeRun, st: TaskStatus) -> None:
         if nr.started_emitted:
@@ -481,12 +504,18 @@ class Scheduler:
         nr = self._runs[name]
         nr.outputs = outputs
         self._results[name] = outputs
-        self._finish(name, NodeState.SUCCEEDED)
+        # _finish(name, SUCCEEDED), inline: this runs once per node
+        self._set_state(nr, _SUCCEEDED)
+        nr.error = nr.reason = None
+        now = nr.finished_at = self.clock.time()
+        if self._deadlines:
+            self._deadlines.pop(name, None)
+        self._unfinished -= 1
         data = {"outputs": outputs, "reused": nr.reused, "exit_code": nr.exit_code, "input_hash": nr.input_hash}
         pn = self.plan.nodes[name]
         if pn.in_subprocess and not nr.reused:
             data.update(self._log_paths(name))
-        self._emit(_NODE_SUCCEEDED, name, nr.attempt, data)
+        self._emit(_NODE_SUCCEEDED, name, nr.attempt, data, time=now)
         runs, ready = self._runs, self._ready
         for d in pn.downstream:
             dr = runs[d]

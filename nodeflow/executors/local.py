@@ -7,6 +7,14 @@ stderr written to files in the node's folder and tailed into log lines at
 each poll. A subprocess occupies one of the ``jobs`` threads while it runs,
 so at most ``jobs`` nodes run at once, whatever their kind.
 
+Waking the scheduler: a task that starts does not wake it — ``poll`` reports
+tasks running when the scheduler next looks (every ``log_poll_s`` at the
+latest while subprocesses are live). A finished task wakes it at once unless
+the worker woke it less than ``NOTIFY_EVERY_S`` ago and has more work queued;
+then the next wake-up or poll picks it up. On a short command each wake-up,
+lock and file call hands the GIL around between threads, which cost more
+than the command's own fork and exec.
+
 Cancel: a queued task is dropped; a running subprocess (its whole process
 group) gets SIGTERM, then SIGKILL after ``cancel_grace_s``; a running
 in-process node is reported cancelled at once and its result ignored.
@@ -74,6 +82,7 @@ class LocalExecutor:
         self._changes: deque[tuple[int, TaskStatus]] = deque()
         self._tasks: dict[int, _Task] = {}
         self._running_procs: dict[int, _Task] = {}
+        self._subprocess_tasks = 0  # submitted subprocess tasks not reported final yet
         self._running_inprocess: dict[int, _Task] = {}
         self._made_dirs: set[str] = set()  # folders known to exist (made or checked once)  # worker thread id → the in-process task it runs
         self._threads: list[threading.Thread] = []
@@ -116,6 +125,8 @@ class LocalExecutor:
             for spec in specs:
                 self._next += 1
                 task = _Task(self._next, spec)
+                if not task.inprocess:
+                    self._subprocess_tasks += 1
                 self._tasks[task.handle] = task
                 self._work.append(task)
                 handles.append(task.handle)
@@ -131,8 +142,11 @@ class LocalExecutor:
             if prev is not None and prev.new_log:
                 st.new_log = prev.new_log + st.new_log
             out[h] = st
-        # in-process tasks report "running" only when someone looks (no status per trivial task)
-        for t in list(self._running_inprocess.values()):
+        # tasks report "running" only when someone looks: no status, lock and wake-up per short task
+        # (the scheduler looks at least every ``log_poll_s`` while anything runs)
+        with self._lock:
+            running = [*self._running_inprocess.values(), *self._running_procs.values()]
+        for t in running:
             if not t.running_reported and not t.reported and t.handle not in out:
                 t.running_reported = True
                 out[t.handle] = TaskStatus(RUNNING, started_at=t.started_at)
@@ -151,6 +165,8 @@ class LocalExecutor:
         for h, st in out.items():
             if st.state in (SUCCEEDED, FAILED, CANCELLED):
                 task = self._tasks.pop(h, None)
+                if task is not None and not task.inprocess:
+                    self._subprocess_tasks -= 1
                 if task is not None and task.tail is not None:
                     with self._lock:
                         self._running_procs.pop(h, None)
@@ -188,7 +204,9 @@ class LocalExecutor:
         return tuple(_read_text(d / f) for f in ("stdout.txt", "stderr.txt"))  # type: ignore[return-value]
 
     def poll_interval(self) -> float:
-        return self.settings.log_poll_s if (self._running_procs or self._running_inprocess) else 0.0
+        # subprocesses don't wake the scheduler as they start (poll reports them running): while any
+        # is queued or running here, be looked at every ``log_poll_s``
+        return self.settings.log_poll_s if (self._subprocess_tasks or self._running_inprocess) else 0.0
 
     # -- work -----------------------------------------------------------------
     def _take(self) -> list[_Task] | None:
@@ -209,11 +227,12 @@ class LocalExecutor:
 
     def _worker(self) -> None:
         me = threading.get_ident()
+        last_notify = 0.0
         while True:
             batch = self._take()
             if batch is None:
                 return
-            last_notify = time.monotonic()
+            unreported = False
             for task in batch:
                 with self._lock:
                     if task.cancelled or task.reported:
@@ -239,34 +258,42 @@ class LocalExecutor:
                         status = TaskStatus(CANCELLED, status.result, reason="cancelled", started_at=task.started_at)
                     self._changes.append((task.handle, status))
                 now = time.monotonic()
-                if not task.inprocess or now - last_notify >= NOTIFY_EVERY_S:
+                if now - last_notify >= NOTIFY_EVERY_S or (not task.inprocess and not self._work):
                     last_notify = now
                     self._notify()
-            self._notify()
+                    unreported = False
+                else:
+                    unreported = True
+            # a batch of in-process tasks always ends with a wake-up; a subprocess that ended within
+            # NOTIFY_EVERY_S of the last one while more work waits here is picked up by the scheduler's
+            # next poll (it polls every ``log_poll_s`` at the latest while subprocesses are live)
+            if unreported and batch[0].inprocess:
+                self._notify()
 
     def _run_inprocess(self, task: _Task) -> TaskStatus:
         spec = task.spec
         inv = invoke(self._registry, spec.path, spec.inputs, run_id=spec.run_id, node=spec.node,
                      output_dir=spec.workdir, base_dir=spec.cwd)
-        res = TaskResult(inv.ok, inv.outputs, inv.error, started_at=task.started_at, finished_at=time.time(),
-                         log=inv.log)
-        return TaskStatus(SUCCEEDED if inv.ok else FAILED, res, reason=None if inv.ok else "error",
-                          started_at=task.started_at)
+        ok, started = inv.ok, task.started_at
+        # positional arguments: these two are made per node, and keywords cost more than the rest
+        res = TaskResult(ok, inv.outputs, inv.error, None, started, time.time(), inv.log)
+        return TaskStatus(SUCCEEDED if ok else FAILED, res, [], None if ok else "error", None, None, started)
 
     def _run_subprocess(self, task: _Task) -> TaskStatus:
         spec = task.spec
-        workdir = Path(spec.workdir) if spec.workdir else Path.cwd() / ".nodeflow-run" / spec.run_id / spec.node
-        self._ensure_dir(str(workdir))
+        # paths as plain strings: pathlib's parsing cost more than the file calls for a short command
+        workdir = spec.workdir or os.path.join(os.getcwd(), ".nodeflow-run", spec.run_id, spec.node)
+        self._ensure_dir(workdir)
         if spec.kind == "command":
             argv = list(spec.argv or [])
             env = {**os.environ, **spec.env} if spec.env else None
         else:
             argv = [self.settings.python, "-m", "nodeflow.worker", str(spec.write(workdir))]
             env = None
-        cwd = spec.cwd or str(workdir)
+        cwd = spec.cwd or workdir
         if spec.kind == "command":
             self._ensure_dir(cwd)  # a command's own folder is made for it, as `sbatch --chdir` users expect
-        out_path, err_path = workdir / "stdout.txt", workdir / "stderr.txt"
+        out_path, err_path = os.path.join(workdir, "stdout.txt"), os.path.join(workdir, "stderr.txt")
         # opened read-write and kept: the output is read back through the same files (file creation is
         # the dominant cost of a short command on some disks)
         with open(out_path, "w+b") as out, open(err_path, "w+b") as err:
@@ -279,24 +306,33 @@ class LocalExecutor:
                 return TaskStatus(FAILED, TaskResult(False, error=msg, exit_code=None, started_at=task.started_at,
                                                      finished_at=time.time()), reason="exec",
                                   started_at=task.started_at)
-            return self._watch(task, proc, workdir, out, err)
+            return self._watch(task, proc, workdir, out_path, err_path, out, err)
 
     def _ensure_dir(self, path: str) -> None:
-        if path not in self._made_dirs:
+        """Make ``path`` (and its parents) once; a node folder in a known run folder is one mkdir."""
+        made = self._made_dirs
+        if path in made:
+            return
+        parent = os.path.dirname(path)
+        if parent in made:
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                pass
+        else:
             os.makedirs(path, exist_ok=True)
-            self._made_dirs.add(path)
+            made.add(parent)
+        made.add(path)
 
-    def _watch(self, task: _Task, proc: subprocess.Popen, workdir: Path, out, err) -> TaskStatus:
+    def _watch(self, task: _Task, proc: subprocess.Popen, workdir: str, out_path: str, err_path: str,
+               out, err) -> TaskStatus:
         """Wait for a started subprocess and turn its end into a status."""
         spec = task.spec
-        out_path, err_path = workdir / "stdout.txt", workdir / "stderr.txt"
         with self._lock:
             task.proc = proc
             task.tail = LogTail(out_path, err_path)
             self._running_procs[task.handle] = task
             cancelled = task.cancelled
-            self._changes.append((task.handle, TaskStatus(RUNNING, started_at=task.started_at)))
-        self._notify()
         if cancelled:
             self._terminate(task)
         rc = proc.wait()
@@ -307,7 +343,7 @@ class LocalExecutor:
                              finished)
             return TaskStatus(SUCCEEDED if rc == 0 else FAILED, res, reason=None if rc == 0 else "exit",
                               started_at=task.started_at)
-        result_path = workdir / "result.json"
+        result_path = Path(workdir, "result.json")
         if result_path.exists():
             try:
                 res = TaskResult.read(result_path)
@@ -316,7 +352,7 @@ class LocalExecutor:
             res.exit_code = rc
             return TaskStatus(SUCCEEDED if res.ok else FAILED, res, reason=None if res.ok else "error",
                               started_at=task.started_at)
-        last = _read_text(err_path).strip().splitlines()[-1:] or [""]
+        last = _read_text(Path(err_path)).strip().splitlines()[-1:] or [""]
         return TaskStatus(FAILED, TaskResult(False, error=f"worker exited with status {rc} without a result"
                                              + (f": {last[0]}" if last[0] else ""), exit_code=rc),
                           reason="exit", started_at=task.started_at)
@@ -346,6 +382,10 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 
 
 def _read_back(f) -> str:
+    """The text written to the open file ``f`` (the child's stdout/stderr); an empty log (the
+    usual) costs one fstat instead of a seek and a read."""
+    if not os.fstat(f.fileno()).st_size:
+        return ""
     f.seek(0)
     return f.read().decode("utf-8", errors="replace")
 

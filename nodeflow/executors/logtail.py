@@ -16,7 +16,7 @@ STREAMS = ("stdout", "stderr")
 
 class LogTail:
     def __init__(self, stdout: str | Path, stderr: str | Path):
-        self._paths = {"stdout": Path(stdout), "stderr": Path(stderr)}
+        self._paths = {"stdout": stdout, "stderr": stderr}  # kept as given: opened only if ever read
         self._files: dict[str, object] = {}
         self._partial = {"stdout": b"", "stderr": b""}
         self._read_any = False

@@ -268,10 +268,11 @@ class HistoryRecorder:
         if attempt > 0:
             if attempt > run.attempts.get(node, 0):
                 run.attempts[node] = attempt
+            row = None  # ``key`` is held by neither (looked up above)
         else:  # no attempt number: the node's latest
             attempt = run.attempts.get(node) or 1
-        key = (run_id, node, attempt)
-        row = self._rows.get(key) or self._done.get(key)
+            key = (run_id, node, attempt)
+            row = self._rows.get(key) or self._done.get(key)
         if row is None:
             row = self._rows[key] = _BLANK.copy()
             row[0], row[1], row[2] = run_id, node, attempt
@@ -330,7 +331,10 @@ class HistoryRecorder:
 
     # the hot handlers check for the usual str/None values inline before calling _text
     def _node_started(self, e: RunEvent) -> None:
-        key, row = self._row(e)
+        key = (e.run_id, e.node, e.attempt)
+        row = self._rows.get(key)  # the usual case, looked up here: this runs once per node
+        if row is None:
+            key, row = self._row(e)
         row[_STARTED_AT] = e.time
         row[_STATE] = "running"
         d = e.data
@@ -345,7 +349,10 @@ class HistoryRecorder:
             row[_JOB_ID] = v if v is None or v.__class__ is str else _text(v)
 
     def _node_succeeded(self, e: RunEvent) -> None:
-        key, row = self._row(e)
+        key = (e.run_id, e.node, e.attempt)
+        row = self._rows.get(key)  # the usual case, looked up here: this runs once per node
+        if row is None:
+            key, row = self._row(e)
         d = e.data
         if d:
             g = d.get

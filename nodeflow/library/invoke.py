@@ -8,31 +8,34 @@ as ``Type: message`` with its traceback in the log.
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .types import NodeContext, NodeError
 
 
-@dataclass(slots=True)
-class Invocation:
+class Invocation(NamedTuple):
+    """How a node run went. A named tuple: one is made per node run, and tuples are the cheapest record."""
+
     ok: bool
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    log: list[tuple[str, str]] = field(default_factory=list)  # (stream, line), traceback lines on stderr
+    outputs: dict[str, Any]
+    error: str | None
+    log: list[tuple[str, str]]  # (stream, line), traceback lines on stderr
+
+
+_new = tuple.__new__  # Invocation(...) goes through a Python-level __new__
 
 
 def invoke(registry, path, inputs: dict[str, Any], *, run_id: str, node: str, output_dir=None,
            base_dir=None) -> Invocation:
     ntype = registry.get(path) if registry is not None else None
     if ntype is None or ntype.function is None:
-        return Invocation(False, error=f"no in-process node type {'/'.join(path)} in this installation")
+        return Invocation(False, {}, f"no in-process node type {'/'.join(path)} in this installation", [])
     ctx = NodeContext(run_id, node, output_dir, base_dir)
     try:
         outputs = ntype.function(dict(inputs), ctx)
     except NodeError as e:
-        return Invocation(False, error=str(e), log=ctx.log_lines)
+        return Invocation(False, {}, str(e), ctx.log_lines)
     except Exception as e:
         tb = [("stderr", ln) for ln in traceback.format_exc().rstrip().splitlines()]
-        return Invocation(False, error=f"{type(e).__name__}: {e}", log=ctx.log_lines + tb)
-    return Invocation(True, dict(outputs or {}), log=ctx.log_lines)
+        return Invocation(False, {}, f"{type(e).__name__}: {e}", ctx.log_lines + tb)
+    return _new(Invocation, (True, dict(outputs) if outputs else {}, None, ctx.log_lines))

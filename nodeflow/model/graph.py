@@ -33,7 +33,7 @@ class Adjacency:
     ``_pred``/``_succ``; ``to_networkx()`` when an algorithm needs a DiGraph.
     """
 
-    __slots__ = ("pred", "succ")
+    __slots__ = ("pred", "succ", "acyclic")
 
     def __init__(self, wf: Workflow):
         pred: dict[str, dict[str, None]] = {n: {} for n in wf.nodes}
@@ -44,6 +44,8 @@ class Adjacency:
                 succ[u][v] = None
                 pred[v][u] = None
         self.pred, self.succ = pred, succ
+        #: True once a full topological order was found (removing nodes keeps it); None: not known
+        self.acyclic: bool | None = None
 
     def remove(self, n: str) -> None:
         for u in self.pred.pop(n):
@@ -116,6 +118,8 @@ def topological_order(wf: Workflow, graph: "nx.DiGraph | Adjacency | None" = Non
                 push(heap, m)
     if len(order) != len(indegree):
         raise CycleError(_cycle_in(g))
+    if g.__class__ is Adjacency:
+        g.acyclic = True  # validation's cycle check need not walk it again
     return order
 
 
@@ -162,6 +166,8 @@ def cycles(g: "nx.DiGraph | Adjacency", limit: int = 100) -> list[list[str]]:
     Sorted for stable output; at most ``limit`` (a tangle can have exponentially
     many). Self-loops are left to the caller.
     """
+    if getattr(g, "acyclic", None):
+        return []
     succ = _dicts(g)[1]
     loops = [(n, n) for n, vs in succ.items() if n in vs]
     if not loops and is_acyclic(g):

@@ -192,6 +192,25 @@ def test_cancel_kills_subprocesses_and_their_children(reg, tmp_path):
     assert wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=10), "processes survived cancel"
 
 
+def test_a_running_command_is_reported_started_while_it_runs(reg, tmp_path):
+    # subprocesses don't wake the scheduler as they start: the executor reports them running at the
+    # scheduler's next poll, which comes within log_poll_s (0.2 s) while anything runs
+    wf = Workflow()
+    add(wf, reg, ("test", "Sleep"), name="slow", seconds=2.0, pidfile="")
+    seen = {}
+
+    class Watch:
+        def on_event(self, e):
+            if e.kind in (EventKind.NODE_STARTED, EventKind.NODE_SUCCEEDED):
+                seen[e.kind] = time.monotonic()
+
+    res, ev = run(wf, reg, tmp_path, observers=[Watch()])
+    assert res.state == RunState.SUCCEEDED
+    # the command sleeps 2 s: reported started well before it ended, not together with its end
+    assert seen[EventKind.NODE_SUCCEEDED] - seen[EventKind.NODE_STARTED] > 1.0
+    assert [e.kind for e in ev.events if e.node == "slow"][:2] == [EventKind.NODE_QUEUED, EventKind.NODE_STARTED]
+
+
 def test_cancel_escalates_to_sigkill_after_grace(reg, tmp_path):
     from nodeflow.executors.local import LocalExecutor, LocalSettings
 

@@ -98,6 +98,10 @@ def test_numpy_scalars_come_out_as_python_numbers(call):
     (("math", "Subtract"), dict(minuend=None, subtrahend=1), "has no value"),
     (("math", "Minimum"), dict(input=[]), "no input"),
     (("math", "Compare"), dict(a=1, b=2, operation="<>"), "unknown operation"),
+    # plain Python numbers take the short path of calculate(): the same messages
+    (("math", "Multiply"), dict(input=[10 ** 400, 1.5]), "too large"),
+    (("math", "Add"), dict(input=[10 ** 400, 0.5]), "too large"),
+    (("math", "Subtract"), dict(minuend=10 ** 400, subtrahend=0.5), "too large"),
 ])
 def test_bad_inputs_raise_node_error(call, path, inputs, words):
     with pytest.raises(NodeError, match=words) as info:
@@ -108,3 +112,10 @@ def test_bad_inputs_raise_node_error(call, path, inputs, words):
 def test_results_are_finite_numbers(call):
     r = call(("math", "Power"), base=2.0, exponent=0.5)["result"]
     assert math.isclose(r, math.sqrt(2))
+
+
+def test_mixed_plain_and_numpy_operands_use_numpy_error_checks(call):
+    # one numpy operand among plain numbers: numpy's warnings are raised as errors
+    with pytest.raises(NodeError, match="division by zero|invalid|overflow"):
+        call(("math", "Multiply"), input=[2.0, np.array([np.inf]), 0.0])
+    assert call(("math", "Add"), input=[1, np.int64(2), 3.5])["result"] == 6.5

@@ -74,9 +74,18 @@ def number(label: str, name: str, value: Any) -> Any:
                     f"{describe(value)}")
 
 
+#: values ``number`` passes through unchanged
+_PLAIN_NUMBERS = frozenset({int, float, bool})
+
+
 def numbers(label: str, name: str, value: Any) -> list:
     """A multiinput terminal's values, each checked with ``number``."""
     vals = as_list(value)
+    for v in vals:
+        if v.__class__ not in _PLAIN_NUMBERS:
+            break
+    else:  # all plain numbers already (the usual case): nothing to check or convert
+        return vals
     return [number(label, f"{name}[{i}]" if len(vals) > 1 else name, v) for i, v in enumerate(vals)]
 
 
@@ -115,6 +124,22 @@ def text(label: str, name: str, value: Any, *, allow_empty: bool = True) -> str:
     return value
 
 
+#: what arithmetic raises for bad operands (ArithmeticError: division by zero, overflow, numpy's FloatingPointError)
+_ARITHMETIC_ERRORS = (ArithmeticError, TypeError, ValueError)
+
+
+def arithmetic_error(label: str, e: BaseException) -> NodeError:
+    """The NodeError a node reports for an arithmetic failure ``e``."""
+    if isinstance(e, ZeroDivisionError):
+        return NodeError(f"{label}: division by zero")
+    if isinstance(e, FloatingPointError):
+        msg = str(e)
+        return NodeError(f"{label}: {'division by zero' if 'divide by zero' in msg else msg}")
+    if isinstance(e, OverflowError):
+        return NodeError(f"{label}: the result is too large to represent")
+    return NodeError(f"{label}: {e}")
+
+
 @contextmanager
 def arithmetic(label: str, *values: Any) -> Iterator[None]:
     """Run arithmetic, turning division by zero, overflow and bad operands into NodeErrors.
@@ -128,17 +153,24 @@ def arithmetic(label: str, *values: Any) -> Iterator[None]:
                 yield
         else:
             yield
-    except ZeroDivisionError:
-        raise NodeError(f"{label}: division by zero") from None
-    except FloatingPointError as e:
-        msg = str(e)
-        if "divide by zero" in msg:
-            msg = "division by zero"
-        raise NodeError(f"{label}: {msg}") from None
-    except OverflowError:
-        raise NodeError(f"{label}: the result is too large to represent") from None
-    except (TypeError, ValueError) as e:
-        raise NodeError(f"{label}: {e}") from None
+    except _ARITHMETIC_ERRORS as e:
+        raise arithmetic_error(label, e) from None
+
+
+def calculate(label: str, operands: Any, fn, *args: Any) -> Any:
+    """``plain(fn(*args))`` under ``arithmetic(label, *operands)``, as a plain function call.
+
+    The one-line math nodes use this: for plain Python numbers it is a try block
+    around the call — the generator-based context manager cost several times the
+    arithmetic itself, once per node run."""
+    for v in operands:
+        if v.__class__ not in _PLAIN_NUMBERS:
+            with arithmetic(label, *operands):
+                return plain(fn(*args))
+    try:
+        return fn(*args)
+    except _ARITHMETIC_ERRORS as e:
+        raise arithmetic_error(label, e) from None
 
 
 def real(label: str, value: Any) -> Any:

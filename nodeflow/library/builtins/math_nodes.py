@@ -12,7 +12,7 @@ import math
 import operator
 
 from ..types import BOOL, FLOAT, STR, NodeError, NodeType, inp, out
-from ._values import arithmetic, is_numpy, np, number, numbers, plain, real
+from ._values import arithmetic, calculate, is_numpy, np, number, numbers, plain, real
 
 #: a Power whose exact integer result would have more bits than this is refused
 _MAX_INT_BITS = 1_000_000
@@ -36,8 +36,7 @@ def _reduce(label: str, fn, values, empty):
         if empty is None:
             raise NodeError(f"{label}: no input values")
         return empty
-    with arithmetic(label, *vals):
-        return plain(functools.reduce(fn, vals))
+    return calculate(label, vals, functools.reduce, fn, vals)
 
 
 def _add(i, ctx):
@@ -67,8 +66,7 @@ def _elementwise(builtin, ufunc: str):
 
 def _subtract(i, ctx):
     a, b = number("Subtract", "minuend", i.get("minuend")), number("Subtract", "subtrahend", i.get("subtrahend"))
-    with arithmetic("Subtract", a, b):
-        return {"result": plain(a - b)}
+    return {"result": calculate("Subtract", (a, b), operator.sub, a, b)}
 
 
 def _check_divisor(label: str, divisor) -> None:
@@ -81,15 +79,13 @@ def _check_divisor(label: str, divisor) -> None:
 def _divide(i, ctx):
     a, b = number("Divide", "dividend", i.get("dividend")), number("Divide", "divisor", i.get("divisor"))
     _check_divisor("Divide", b)
-    with arithmetic("Divide", a, b):
-        return {"result": plain(a / b)}
+    return {"result": calculate("Divide", (a, b), operator.truediv, a, b)}
 
 
 def _modulo(i, ctx):
     a, b = number("Modulo", "dividend", i.get("dividend")), number("Modulo", "divisor", i.get("divisor"))
     _check_divisor("Modulo", b)
-    with arithmetic("Modulo", a, b):
-        return {"result": plain(a % b)}
+    return {"result": calculate("Modulo", (a, b), operator.mod, a, b)}
 
 
 def _power(i, ctx):
@@ -136,14 +132,12 @@ def _root(i, ctx):
 
 def _absolute(i, ctx):
     v = number("Absolute", "input", i.get("input"))
-    with arithmetic("Absolute", v):
-        return {"result": plain(abs(v))}
+    return {"result": calculate("Absolute", (v,), abs, v)}
 
 
 def _negate(i, ctx):
     v = number("Negate", "input", i.get("input"))
-    with arithmetic("Negate", v):
-        return {"result": plain(-v)}
+    return {"result": calculate("Negate", (v,), operator.neg, v)}
 
 
 def _compare(i, ctx):
@@ -151,8 +145,7 @@ def _compare(i, ctx):
     if op not in _COMPARE:
         raise NodeError(f"Compare: unknown operation {op!r}; choose one of {', '.join(COMPARISONS)}")
     a, b = number("Compare", "a", i.get("a")), number("Compare", "b", i.get("b"))
-    with arithmetic("Compare", a, b):
-        return {"result": plain(_COMPARE[op](a, b))}
+    return {"result": calculate("Compare", (a, b), _COMPARE[op], a, b)}
 
 
 def _t(name, terminals, fn, description):
