@@ -20,6 +20,8 @@ def new_run_id() -> str:
 
 def node_dirname(uniquename: str) -> str:
     """A folder name for a node: the uniquename where it is safe, else made safe + short hash."""
+    if uniquename.isalnum():  # the usual "add12": safe as it is (a quicker test than the pattern)
+        return uniquename
     if _SAFE_NAME.fullmatch(uniquename) and uniquename not in (".", ".."):
         return uniquename
     safe = re.sub(r"[^\w.\-]", "_", uniquename)

@@ -247,34 +247,44 @@ class Scheduler:
         batches: dict[str, list[TaskSpec]] = {}
         ready, runs, plan_nodes, executors = self._ready, self._runs, self.plan.nodes, self.executors
         pending_count: dict[str, int] = {}
+        #: executor name -> its in-flight limit (looked up once per dispatch, not once per node)
+        limits: dict[str, int | None] = {}
+        make_spec = self._make_spec
         while ready:
             name = ready.popleft()
             nr = runs[name]
             state = nr.state
             if state in _FINAL or self._stopping or (nr.waiting > 0 and state is _PENDING):
                 continue
-            pn = plan_nodes[name]
-            ex = executors.get(nr.executor)
-            if ex is None:
-                nr.attempt += 1
-                self._fail(name, f"no executor named {nr.executor!r} is configured for this run",
-                           reason="config", retry=False)
-                continue
-            limit = ex.max_in_flight if hasattr(ex, "max_in_flight") else None
+            ex_name = nr.executor
+            if ex_name in limits:
+                limit = limits[ex_name]
+            else:
+                ex = executors.get(ex_name)
+                if ex is None:
+                    nr.attempt += 1
+                    self._fail(name, f"no executor named {ex_name!r} is configured for this run",
+                               reason="config", retry=False)
+                    continue
+                limit = limits[ex_name] = getattr(ex, "max_in_flight", None)
             if limit is not None:
                 n = len(self._live[nr.executor]) + pending_count.get(nr.executor, 0)
                 if n >= limit:
                     self._deferred.setdefault(nr.executor, deque()).append(name)
                     continue
-            spec = self._make_spec(name, pn, nr)
+            spec = make_spec(name, plan_nodes[name], nr)
             if spec is None:
                 continue
-            batches.setdefault(nr.executor, []).append(spec)
-            pending_count[nr.executor] = pending_count.get(nr.executor, 0) + 1
+            batch = batches.get(ex_name)
+            if batch is None:
+                batch = batches[ex_name] = []
+            batch.append(spec)
+            if limit is not None:
+                pending_count[ex_name] = pending_count.get(ex_name, 0) + 1
         for ex_name, specs in batches.items():
             ex = self.executors[ex_name]
             live = self._live[ex_name]
-            to_attach = [s for s in specs if s.node in self.attach]
+            to_attach = [s for s in specs if s.node in self.attach] if self.attach else None
             if to_attach:
                 specs = [s for s in specs if s.node not in self.attach]
                 for spec in to_attach:
