@@ -148,3 +148,29 @@ def parse_additions(data: Any, current: Workflow, registry, parameters: Mapping[
     if problems:
         raise GeneratorError("what it adds is not valid: " + "; ".join(str(p) for p in problems))
     return Additions(dict(expanded.nodes), conns)
+
+
+def replan_with(plan, adds: Additions):
+    """The running ``plan`` planned again with a generator's additions (already checked) in its
+    workflow. If planning fails the workflow is put back as it was and GeneratorError raised."""
+    from .plan import RunPlan
+
+    wf = plan.workflow
+    wf.nodes.update(adds.nodes)
+    wf.connections.update(adds.connections)
+    try:
+        return RunPlan.build(wf, plan.registry)
+    except Exception as e:
+        for k in adds.nodes:
+            wf.nodes.pop(k, None)
+        for k in adds.connections:
+            wf.connections.pop(k, None)
+        raise GeneratorError(str(e)) from None
+
+
+def additions_event_data(by: str, adds: Additions) -> dict[str, Any]:
+    """The NODES_ADDED event's data: what ``by`` added, as Nodeworks dicts."""
+    from ..model.nodeworks import connection_to_dict, node_to_dict
+
+    return {"by": by, "nodes": {k: node_to_dict(n) for k, n in adds.nodes.items()},
+            "connections": {k: connection_to_dict(c) for k, c in adds.connections.items()}}

@@ -40,7 +40,7 @@ from .events import _NO_DATA, EventKind, RunEvent, RunObserver
 from .plan import PlannedNode, RunPlan, input_hash
 from .results import NodeResult, RunResult
 from .runfolders import new_run_id, node_dirname
-from .states import FINAL_NODE_STATES, NodeState, RunState
+from .states import FINAL_NODE_STATES, NodeState, RunState, StateCounts
 
 __all__ = ["NodeRun", "Scheduler", "NodeResult", "RunResult", "new_run_id", "node_dirname"]
 
@@ -117,7 +117,7 @@ class Scheduler:
         self._stopping: str | None = None  # None, "stop" (failure policy) or "cancel"
         self._timed_out: set[str] = set()
         self._deadlines: dict[str, float] = {}  # running nodes with a timeout → monotonic deadline
-        self._counts = {s: 0 for s in NodeState}
+        self._counts = StateCounts()
         self._last_progress = 0.0
         self._progress_dirty = False
 
@@ -182,7 +182,7 @@ class Scheduler:
         finished = clock.time()
         state = self._run_state()
         self._emit_progress()
-        self._emit(EventKind.RUN_FINISHED, data={"state": state.value, "counts": self._count_dict()})
+        self._emit(EventKind.RUN_FINISHED, data={"state": state.value, "counts": self._counts.as_dict()})
         nodes = {n: NodeResult(r.state, r.outputs or {}, r.error, r.attempt, r.reused, r.started_at,
                                r.finished_at) for n, r in self._runs.items()}  # positional: made per node
         return RunResult(self.run_id, state, nodes, str(self.run_dir) if self.run_dir else None, started, finished)
@@ -213,20 +213,12 @@ class Scheduler:
         nr.state = state
         self._progress_dirty = True
 
-    def _count_dict(self) -> dict[str, int]:
-        return {s.value: c for s, c in self._counts.items() if c}
-
     def _maybe_progress(self) -> None:
         if self._progress_dirty and self.clock.monotonic() - self._last_progress >= PROGRESS_INTERVAL_S:
             self._emit_progress()
 
     def _emit_progress(self) -> None:
-        c = self._counts
-        done = c[NodeState.SUCCEEDED] + c[NodeState.FAILED] + c[NodeState.SKIPPED] + c[NodeState.CANCELLED]
-        self._emit(EventKind.RUN_PROGRESS, data={
-            "done": done, "total": len(self._runs), "running": c[NodeState.RUNNING],
-            "queued": c[NodeState.QUEUED], "succeeded": c[NodeState.SUCCEEDED], "failed": c[NodeState.FAILED],
-            "skipped": c[NodeState.SKIPPED], "cancelled": c[NodeState.CANCELLED]})
+        self._emit(EventKind.RUN_PROGRESS, data=self._counts.progress(len(self._runs)))
         self._last_progress = self.clock.monotonic()
         self._progress_dirty = False
 
@@ -422,16 +414,9 @@ class Scheduler:
 
     def _succeeded_in_process(self, name: str, nr: NodeRun, st: TaskStatus, outputs: dict[str, Any]) -> None:
         """The usual end of an in-process node, in one step: started (if not reported yet) and
-        succeeded. Same state changes and events as _mark_started + _succeed; no timeout to arm."""
+        succeeded: the same state changes and events as the general path of _on_status."""
         nr.handle = None
-        if self._deadlines:
-            self._deadlines.pop(name, None)
-        if not nr.started_emitted:
-            nr.started_emitted = True
-            started = nr.started_at = st.started_at or self.clock.time()
-            self._set_state(nr, _RUNNING)
-            self._emit(_NODE_STARTED, name, nr.attempt,
-                       {"executor": nr.executor, "host": st.host or self.host, "job_id": st.job_id}, time=started)
+        self._mark_started(name, nr, st)  # (unless reported already) a timeout it arms, _succeed drops
         nr.exit_code = st.result.exit_code
         self._succeed(name, outputs)
 
@@ -474,25 +459,11 @@ class Scheduler:
 
     def _grow(self, by: str, adds) -> None:
         """Add a generator's nodes to the running plan (already validated)."""
-        from ..model.nodeworks import connection_to_dict, node_to_dict
-        from .plan import RunPlan
+        from .generators import additions_event_data, replan_with
 
         if not adds.nodes and not adds.connections:
             return
-        wf = self.plan.workflow
-        wf.nodes.update(adds.nodes)
-        wf.connections.update(adds.connections)
-        try:
-            plan = RunPlan.build(wf, self.plan.registry)
-        except Exception as e:
-            for k in adds.nodes:
-                wf.nodes.pop(k, None)
-            for k in adds.connections:
-                wf.connections.pop(k, None)
-            from .generators import GeneratorError
-
-            raise GeneratorError(str(e)) from None
-        self.plan = plan
+        plan = self.plan = replan_with(self.plan, adds)
         # the generator itself is not counted done: _succeed() releases its downstream right after
         done = {n for n, r in self._runs.items() if r.state == NodeState.SUCCEEDED}
         for n in adds.nodes:
@@ -506,21 +477,13 @@ class Scheduler:
         for n in adds.nodes:
             if self._runs[n].waiting == 0:
                 self._ready.append(n)
-        self._emit(EventKind.NODES_ADDED, by, self._runs[by].attempt, {
-            "by": by, "nodes": {k: node_to_dict(n) for k, n in adds.nodes.items()},
-            "connections": {k: connection_to_dict(c) for k, c in adds.connections.items()}})
+        self._emit(EventKind.NODES_ADDED, by, self._runs[by].attempt, additions_event_data(by, adds))
 
     def _succeed(self, name: str, outputs: dict[str, Any]) -> None:
         nr = self._runs[name]
         nr.outputs = outputs
         self._results[name] = outputs
-        # _finish(name, SUCCEEDED), inline: this runs once per node
-        self._set_state(nr, _SUCCEEDED)
-        nr.error = nr.reason = None
-        now = nr.finished_at = self.clock.time()
-        if self._deadlines:
-            self._deadlines.pop(name, None)
-        self._unfinished -= 1
+        now = self._finish(name, _SUCCEEDED)
         data = {"outputs": outputs, "reused": nr.reused, "exit_code": nr.exit_code, "input_hash": nr.input_hash}
         pn = self.plan.nodes[name]
         if pn.in_subprocess and not nr.reused:
@@ -563,18 +526,21 @@ class Scheduler:
         self._finish(name, NodeState.SKIPPED, reason=reason)
         self._emit(EventKind.NODE_SKIPPED, name, nr.attempt, {"reason": reason})
 
-    def _finish(self, name: str, state: NodeState, *, error: str | None = None, reason: str | None = None) -> None:
+    def _finish(self, name: str, state: NodeState, *, error: str | None = None,
+                reason: str | None = None) -> float:
+        """Put the node in its final ``state``; returns the time it finished."""
         nr = self._runs[name]
         self._set_state(nr, state)
         nr.error = error if error is not None else (reason if state == NodeState.SKIPPED else None)
         nr.reason = reason
-        nr.finished_at = self.clock.time()
+        now = nr.finished_at = self.clock.time()
         if self._deadlines:
             self._deadlines.pop(name, None)
         self._unfinished -= 1
         if state == NodeState.CANCELLED:
             self._emit(EventKind.NODE_FAILED, name, nr.attempt, {"error": error or "cancelled",
                                                                  "reason": "cancelled", **self._log_paths(name)})
+        return now
 
     def _stop(self, mode: str, cause: str | None = None) -> None:
         """Failure policy ``stop`` or a cancel: kill what runs, skip what waits."""
@@ -628,5 +594,4 @@ class Scheduler:
     def _run_state(self) -> RunState:
         if self._stopping == "cancel":
             return RunState.CANCELLED
-        bad = self._counts[NodeState.FAILED] + self._counts[NodeState.CANCELLED]
-        return RunState.FAILED if bad else RunState.SUCCEEDED
+        return RunState.FAILED if self._counts.any_bad() else RunState.SUCCEEDED

@@ -1,4 +1,4 @@
-"""Node and run states, and which of them are final."""
+"""Node and run states, which of them are final, and a run's count of nodes per state."""
 from __future__ import annotations
 
 import enum
@@ -26,3 +26,26 @@ class RunState(str, enum.Enum):
     SUCCEEDED = "succeeded"  # every node succeeded
     FAILED = "failed"        # at least one node failed (or was skipped because of one)
     CANCELLED = "cancelled"
+
+
+class StateCounts(dict):
+    """How many nodes of a run are in each ``NodeState`` (a dict: the scheduler updates it on every
+    state change), and the summaries the run reports from it."""
+
+    def __init__(self):
+        super().__init__({s: 0 for s in NodeState})
+
+    def as_dict(self) -> dict[str, int]:
+        """``{state value: count}`` of the states some node is in (RUN_FINISHED's ``counts``)."""
+        return {s.value: c for s, c in self.items() if c}
+
+    def progress(self, total: int) -> dict[str, int]:
+        """RUN_PROGRESS's data."""
+        done = self[NodeState.SUCCEEDED] + self[NodeState.FAILED] + self[NodeState.SKIPPED] + self[NodeState.CANCELLED]
+        return {"done": done, "total": total, "running": self[NodeState.RUNNING], "queued": self[NodeState.QUEUED],
+                "succeeded": self[NodeState.SUCCEEDED], "failed": self[NodeState.FAILED],
+                "skipped": self[NodeState.SKIPPED], "cancelled": self[NodeState.CANCELLED]}
+
+    def any_bad(self) -> bool:
+        """A node failed or was cancelled."""
+        return bool(self[NodeState.FAILED] + self[NodeState.CANCELLED])

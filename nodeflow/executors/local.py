@@ -83,8 +83,8 @@ class LocalExecutor:
         self._tasks: dict[int, _Task] = {}
         self._running_procs: dict[int, _Task] = {}
         self._subprocess_tasks = 0  # submitted subprocess tasks not reported final yet
-        self._running_inprocess: dict[int, _Task] = {}
-        self._made_dirs: set[str] = set()  # folders known to exist (made or checked once)  # worker thread id → the in-process task it runs
+        self._running_inprocess: dict[int, _Task] = {}  # worker thread id → the in-process task it runs
+        self._made_dirs: set[str] = set()  # folders known to exist (made or checked once)
         self._threads: list[threading.Thread] = []
         self._notify: Callable[[], None] = lambda: None
         self._next = 0

@@ -331,10 +331,7 @@ class HistoryRecorder:
 
     # the hot handlers check for the usual str/None values inline before calling _text
     def _node_started(self, e: RunEvent) -> None:
-        key = (e.run_id, e.node, e.attempt)
-        row = self._rows.get(key)  # the usual case, looked up here: this runs once per node
-        if row is None:
-            key, row = self._row(e)
+        key, row = self._row(e)
         row[_STARTED_AT] = e.time
         row[_STATE] = "running"
         d = e.data
@@ -349,10 +346,7 @@ class HistoryRecorder:
             row[_JOB_ID] = v if v is None or v.__class__ is str else _text(v)
 
     def _node_succeeded(self, e: RunEvent) -> None:
-        key = (e.run_id, e.node, e.attempt)
-        row = self._rows.get(key)  # the usual case, looked up here: this runs once per node
-        if row is None:
-            key, row = self._row(e)
+        key, row = self._row(e)
         d = e.data
         if d:
             g = d.get
