@@ -17,7 +17,10 @@ from typing import Any, Mapping, NamedTuple, Protocol
 
 class EventKind(str, enum.Enum):
     RUN_STARTED = "run_started"      # data: total, workflow_path (absolute), workflow_hash, workflow_name,
-    #                                  executor, host, nodes (names), parent_run_id, params, run_dir
+    #                                  executor, host, nodes (names), parent_run_id, params, run_dir,
+    #                                  attempt_records (True: every final node event — succeeded, failed,
+    #                                  retrying, skipped — also carries the attempt it closes: node_type,
+    #                                  executor, queued_at, started_at, host, job_id)
     NODE_QUEUED = "node_queued"      # data: executor, node_type
     NODE_SUBMITTED = "node_submitted"  # data: executor, job_id, workdir, profile, extra (remote executors)
     NODE_STARTED = "node_started"    # data: executor, host, job_id (if any)

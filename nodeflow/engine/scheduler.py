@@ -24,7 +24,6 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from .events import _NO_DATA, EventKind, RunEvent, RunObserver
 from .plan import PlannedNode, RunPlan, input_hash
 from .results import NodeResult, RunResult
 from .runfolders import new_run_id, node_dirname
-from .states import FINAL_NODE_STATES, NodeState, RunState, StateCounts
+from .states import FINAL_NODE_STATES, NodeRun, NodeState, RunState, StateCounts
 
 __all__ = ["NodeRun", "Scheduler", "NodeResult", "RunResult", "new_run_id", "node_dirname"]
 
@@ -50,27 +49,6 @@ _FINAL = FINAL_NODE_STATES
 _PENDING, _QUEUED, _RUNNING, _SUCCEEDED = NodeState.PENDING, NodeState.QUEUED, NodeState.RUNNING, NodeState.SUCCEEDED
 _NODE_QUEUED, _NODE_STARTED, _NODE_SUCCEEDED = EventKind.NODE_QUEUED, EventKind.NODE_STARTED, EventKind.NODE_SUCCEEDED
 _new_event = tuple.__new__  # RunEvent(...) goes through a Python-level __new__; events are made per node
-
-
-@dataclass(slots=True)
-class NodeRun:
-    """Per-node state, touched only by the scheduler thread."""
-
-    state: NodeState = NodeState.PENDING
-    attempt: int = 0
-    waiting: int = 0  # upstream nodes (in this run) not yet succeeded
-    executor: str = ""
-    handle: Any = None
-    outputs: dict[str, Any] | None = None
-    error: str | None = None
-    reason: str | None = None
-    exit_code: int | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    input_hash: str | None = None
-    inputs: dict[str, Any] | None = None  # kept for command nodes' collect()
-    reused: bool = False
-    started_emitted: bool = False
 
 
 class Scheduler:
@@ -152,7 +130,7 @@ class Scheduler:
             "workflow_name": Path(self.workflow_path).name if self.workflow_path else None,
             "executor": self.default_executor, "host": self.host, "nodes": list(self.plan.order),
             "parent_run_id": self.parent_run_id, "params": self.params,
-            "run_dir": str(self.run_dir) if self.run_dir else None})
+            "run_dir": str(self.run_dir) if self.run_dir else None, "attempt_records": True})
         for name, reason in self.plan.skipped.items():
             if name in self._runs:
                 self._skip(name, reason)
@@ -304,8 +282,9 @@ class Scheduler:
             prior = self.reuse.get(name)
             if prior is not None and prior[0] == nr.input_hash and not pn.node.forcerun:
                 nr.reused = True
+                now = nr.queued_at = self.clock.time()
                 self._emit(EventKind.NODE_QUEUED, name, nr.attempt, {"executor": nr.executor,
-                                                                    "node_type": pn.type_name})
+                                                                    "node_type": pn.type_name}, time=now)
                 self._succeed(name, dict(prior[1]))
                 return None
         record = self.attach.get(name) if self.attach else None
@@ -334,7 +313,9 @@ class Scheduler:
             nr.inputs = inputs
         self._set_state(nr, _QUEUED)
         nr.started_emitted = False
-        self._emit(_NODE_QUEUED, name, nr.attempt, {"executor": nr.executor, "node_type": pn.type_name})
+        nr.started_at = nr.host = nr.job_id = None
+        now = nr.queued_at = self.clock.time()
+        self._emit(_NODE_QUEUED, name, nr.attempt, {"executor": nr.executor, "node_type": pn.type_name}, time=now)
         settings = pn.settings
         return TaskSpec(self.run_id, name, pn.node.path, kind, inputs, argv, env or {}, cwd,
                         settings.resources, settings.timeout_s, nr.attempt,
@@ -425,15 +406,22 @@ class Scheduler:
             return
         nr.started_emitted = True
         nr.started_at = st.started_at or self.clock.time()
+        host = nr.host = st.host or self.host
+        nr.job_id = st.job_id
         self._set_state(nr, _RUNNING)
         timeout = self.plan.nodes[name].settings.timeout_s
         if timeout is not None:
             self._deadlines[name] = self.clock.monotonic() + timeout
-        self._emit(_NODE_STARTED, name, nr.attempt,
-                   {"executor": nr.executor, "host": st.host or self.host, "job_id": st.job_id},
+        self._emit(_NODE_STARTED, name, nr.attempt, {"executor": nr.executor, "host": host, "job_id": st.job_id},
                    time=nr.started_at)
 
     # -- outcomes -----------------------------------------------------------
+    def _attempt_record(self, name: str, nr: NodeRun) -> dict[str, Any]:
+        """The attempt a final event (succeeded, failed, retrying, skipped) closes, whole, so that the
+        history can write its row from that one event (RUN_STARTED's ``attempt_records``)."""
+        return {"node_type": self.plan.nodes[name].type_name, "executor": nr.executor, "queued_at": nr.queued_at,
+                "started_at": nr.started_at, "host": nr.host, "job_id": nr.job_id}
+
     def _log_paths(self, name: str) -> dict[str, str | None]:
         """Where a subprocess node's output went (in-process nodes have no log files)."""
         pn = self.plan.nodes[name]
@@ -484,8 +472,11 @@ class Scheduler:
         nr.outputs = outputs
         self._results[name] = outputs
         now = self._finish(name, _SUCCEEDED)
-        data = {"outputs": outputs, "reused": nr.reused, "exit_code": nr.exit_code, "input_hash": nr.input_hash}
         pn = self.plan.nodes[name]
+        # with the attempt record (see _attempt_record), written out: this runs once per node
+        data = {"outputs": outputs, "reused": nr.reused, "exit_code": nr.exit_code, "input_hash": nr.input_hash,
+                "node_type": pn.type_name, "executor": nr.executor, "queued_at": nr.queued_at,
+                "started_at": nr.started_at, "host": nr.host, "job_id": nr.job_id}
         if pn.in_subprocess and not nr.reused:
             data.update(self._log_paths(name))
         self._emit(_NODE_SUCCEEDED, name, nr.attempt, data, time=now)
@@ -504,7 +495,7 @@ class Scheduler:
             delay = settings.retry_interval_s
             self._emit(EventKind.NODE_RETRYING, name, nr.attempt, {
                 "error": error, "reason": reason, "exit_code": exit_code, "delay_s": delay,
-                "next_attempt": nr.attempt + 1, **self._log_paths(name)})
+                "next_attempt": nr.attempt + 1, **self._log_paths(name), **self._attempt_record(name, nr)})
             self._set_state(nr, NodeState.QUEUED)
             nr.started_emitted = False
             heapq.heappush(self._retry_heap, (self.clock.monotonic() + delay, name))
@@ -512,7 +503,8 @@ class Scheduler:
         nr.exit_code = exit_code
         self._finish(name, NodeState.FAILED, error=error, reason=reason)
         self._emit(EventKind.NODE_FAILED, name, nr.attempt, {
-            "error": error, "reason": reason, "exit_code": exit_code, **self._log_paths(name)})
+            "error": error, "reason": reason, "exit_code": exit_code, **self._log_paths(name),
+            **self._attempt_record(name, nr)})
         if self.failure_policy == "stop":
             self._stop("stop", cause=name)
         else:
@@ -524,7 +516,7 @@ class Scheduler:
     def _skip(self, name: str, reason: str) -> None:
         nr = self._runs[name]
         self._finish(name, NodeState.SKIPPED, reason=reason)
-        self._emit(EventKind.NODE_SKIPPED, name, nr.attempt, {"reason": reason})
+        self._emit(EventKind.NODE_SKIPPED, name, nr.attempt, {"reason": reason, **self._attempt_record(name, nr)})
 
     def _finish(self, name: str, state: NodeState, *, error: str | None = None,
                 reason: str | None = None) -> float:
@@ -539,7 +531,8 @@ class Scheduler:
         self._unfinished -= 1
         if state == NodeState.CANCELLED:
             self._emit(EventKind.NODE_FAILED, name, nr.attempt, {"error": error or "cancelled",
-                                                                 "reason": "cancelled", **self._log_paths(name)})
+                                                                 "reason": "cancelled", **self._log_paths(name),
+                                                                 **self._attempt_record(name, nr)})
         return now
 
     def _stop(self, mode: str, cause: str | None = None) -> None:

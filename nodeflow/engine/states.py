@@ -1,7 +1,10 @@
-"""Node and run states, which of them are final, and a run's count of nodes per state."""
+"""Node and run states, which of them are final, the scheduler's per-node record (``NodeRun``) and a
+run's count of nodes per state."""
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from typing import Any
 
 
 class NodeState(str, enum.Enum):
@@ -49,3 +52,27 @@ class StateCounts(dict):
     def any_bad(self) -> bool:
         """A node failed or was cancelled."""
         return bool(self[NodeState.FAILED] + self[NodeState.CANCELLED])
+
+
+@dataclass(slots=True)
+class NodeRun:
+    """Per-node state, touched only by the scheduler thread."""
+
+    state: NodeState = NodeState.PENDING
+    attempt: int = 0
+    waiting: int = 0  # upstream nodes (in this run) not yet succeeded
+    executor: str = ""
+    handle: Any = None
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    reason: str | None = None
+    exit_code: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    input_hash: str | None = None
+    inputs: dict[str, Any] | None = None  # kept for command nodes' collect()
+    reused: bool = False
+    started_emitted: bool = False
+    queued_at: float | None = None  # of the current attempt (wall clock)
+    host: str | None = None  # where the current attempt runs, once started
+    job_id: str | None = None

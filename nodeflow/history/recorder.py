@@ -24,6 +24,12 @@ NODE_SUBMITTED  journaled at once (``store.journal_job``): a remote job id must
                 survive the process, so ``run --attach`` never submits twice
 ==============  ==================================================================
 
+When ``RUN_STARTED`` says ``attempt_records`` (the scheduler does), every
+final node event carries the attempt it closes (node_type, executor,
+queued_at, started_at, host, job_id): the row is made from that one event and
+NODE_QUEUED / NODE_STARTED of the run are not looked at — a third of the
+recorder's work per node.
+
 Any ``data`` key may be missing. Writing never raises into the scheduler: a
 failed write is logged, its rows kept and tried again later.
 """
@@ -87,15 +93,39 @@ def _type_path(value: Any) -> Any:
     return _text(value)
 
 
+_TEXT_RECORD = ((_EXECUTOR, "executor"), (_HOST, "host"), (_JOB_ID, "job_id"))
+
+
+def _fill_record(row: list[Any], d: Any) -> None:
+    """The attempt record a final event carries (``attempt_records``) into its row; values it
+    lacks keep what the row has (a job id journaled earlier, say)."""
+    g = d.get
+    v = g("node_type")
+    if v is not None:
+        row[_NODE_TYPE] = v if v.__class__ is str else _type_path(v)
+    for col, name in _TEXT_RECORD:
+        v = g(name)
+        if v is not None:
+            row[col] = v if v.__class__ is str else _text(v)
+    v = g("queued_at")
+    if v is not None:
+        row[_QUEUED_AT] = v
+    v = g("started_at")
+    if v is not None:
+        row[_STARTED_AT] = v
+
+
 class _Run:
     """What the recorder remembers of a run in progress."""
 
-    __slots__ = ("executor", "node_types", "attempts")
+    __slots__ = ("executor", "node_types", "attempts", "records")
 
-    def __init__(self, executor: Any = None):
+    def __init__(self, executor: Any = None, records: bool = False):
         self.executor = _text(executor)
         self.node_types: dict[str, str] = {}
         self.attempts: dict[str, int] = {}  # node -> highest attempt number seen
+        #: final events carry their attempt's record (RUN_STARTED's ``attempt_records``)
+        self.records = records
 
 
 class HistoryRecorder:
@@ -120,6 +150,7 @@ class HistoryRecorder:
         #: finished attempts, not yet written (moved out of _rows; a late event of one still finds it here)
         self._done: dict[tuple[str, str, int], list[Any]] = {}
         self._runs: dict[str, _Run] = {}
+        self._record_runs: set[str] = set()  # runs whose final events carry their attempt record
         self._next_flush = clock() + self.flush_interval_s
         self.last_error: BaseException | None = None
 
@@ -127,10 +158,13 @@ class HistoryRecorder:
     def on_event(self, event: RunEvent) -> None:
         kind = event.kind
         if event.node is not None:
-            if kind is _QUEUED:
-                self._node_queued(event)
-            elif kind is _STARTED:
-                self._node_started(event)
+            if kind is _QUEUED or kind is _STARTED:
+                if event.run_id in self._record_runs:
+                    return  # the final event brings all of it
+                if kind is _QUEUED:
+                    self._node_queued(event)
+                else:
+                    self._node_started(event)
             elif kind is _SUCCEEDED:
                 self._node_succeeded(event)
             elif kind is _FAILED:
@@ -280,6 +314,13 @@ class HistoryRecorder:
             row[_EXECUTOR] = run.executor
         return key, row
 
+    def _final_row(self, event: RunEvent, attempt: int | None = None) -> tuple[tuple[str, str, int], list[Any]]:
+        """``_row`` for an event that closes the attempt: with the attempt record it carries."""
+        key, row = self._row(event, attempt)
+        if event.run_id in self._record_runs:
+            _fill_record(row, event.data)
+        return key, row
+
     def _finish(self, key, row: list[Any], event: RunEvent, state: str) -> None:
         row[_FINISHED_AT] = event.time
         row[_STATE] = state
@@ -290,7 +331,9 @@ class HistoryRecorder:
     def _run_started(self, e: RunEvent) -> None:
         self._start_writer()
         d = e.data
-        run = self._runs[e.run_id] = _Run(d.get("executor"))
+        run = self._runs[e.run_id] = _Run(d.get("executor"), bool(d.get("attempt_records")))
+        if run.records:
+            self._record_runs.add(e.run_id)
         nodes = d.get("nodes")
         for item in nodes or ():  # plain uniquenames, or dicts naming their type
             if isinstance(item, dict):
@@ -346,7 +389,7 @@ class HistoryRecorder:
             row[_JOB_ID] = v if v is None or v.__class__ is str else _text(v)
 
     def _node_succeeded(self, e: RunEvent) -> None:
-        key, row = self._row(e)
+        key, row = self._final_row(e)
         d = e.data
         if d:
             g = d.get
@@ -365,7 +408,7 @@ class HistoryRecorder:
         self._finish(key, row, e, "succeeded")
 
     def _node_failed(self, e: RunEvent) -> None:
-        key, row = self._row(e)
+        key, row = self._final_row(e)
         g = e.data.get
         reason = _text(g("reason"))
         row[_ERROR] = _text(g("error"))
@@ -381,7 +424,7 @@ class HistoryRecorder:
         nxt = _int(d.get("next_attempt"))
         if nxt is not None and e.attempt >= nxt > 1:
             attempt = nxt - 1  # the event names the coming attempt: close the one before it
-        key, row = self._row(e, attempt)
+        key, row = self._final_row(e, attempt)
         for col, name in ((_ERROR, "error"), (_REASON, "reason"), (_STDOUT, "stdout_path"),
                           (_STDERR, "stderr_path")):
             v = d.get(name)
@@ -413,7 +456,7 @@ class HistoryRecorder:
             self.last_error = err
 
     def _node_skipped(self, e: RunEvent) -> None:
-        key, row = self._row(e)
+        key, row = self._final_row(e)
         row[_REASON] = _text(e.data.get("reason"))
         self._finish(key, row, e, "skipped")
 
@@ -432,3 +475,4 @@ class HistoryRecorder:
             log.exception("could not record the end of run %s", run_id)
             self.last_error = err
         self._runs.pop(run_id, None)
+        self._record_runs.discard(run_id)

@@ -268,3 +268,67 @@ def test_node_submitted_is_journaled_at_once(db_path, events):
         assert (job["attempt"], job["executor"], job["workdir"], job["profile"], job["extra"]) == (
             1, "slurm", "/scratch/a", "hpc", {"partition": "debug"})
         assert [(a["node"], a["job_id"]) for a in store.attempts(ev.run_id)] == [("a", "777")]
+
+
+def test_attempt_records_rows_come_from_final_events(db_path, events):
+    """A run announced with ``attempt_records`` (the scheduler's): queued/started events make no row,
+    each final event's record fills it; a job id journaled before stays when the record has none."""
+    ev = events("run-r")
+    store = HistoryStore(db_path)
+    rec = HistoryRecorder(store)
+    rec.on_event(ev.run_started(3, attempt_records=True))
+    q, s = ev.queued("a", node_type="types/Float"), ev.started("a", host="elsewhere")
+    feed(rec, [q, s])
+    assert rec.pending == 0  # nothing kept for them: the final event brings it all
+    record = {"node_type": "math/Add", "executor": "local", "queued_at": 10.0, "started_at": 11.0, "host": "h1",
+              "job_id": None}
+    ok = ev.succeeded("a", input_hash="ih", **record)
+    sub = RunEvent(K.NODE_SUBMITTED, "run-r", ev.at(), "b", 1, {"executor": "slurm", "job_id": "4711"})
+    bad = ev.failed("b", error="boom", reason="exit", exit_code=3,
+                    **{**record, "executor": "slurm", "host": "n07", "node_type": "shell/Command"})
+    skip = ev.skipped("c", reason="upstream failed", node_type="math/Negate", executor="local", queued_at=None,
+                      started_at=None, host=None, job_id=None)
+    feed(rec, [ok, sub, bad, skip, ev.run_finished("failed")])
+    rows = {a["node"]: a for a in store.attempts("run-r")}
+    a, b, c = rows["a"], rows["b"], rows["c"]
+    assert (a["state"], a["node_type"], a["host"], a["queued_at"], a["started_at"], a["finished_at"],
+            a["input_hash"]) == ("succeeded", "math/Add", "h1", 10.0, 11.0, ok.time, "ih")
+    assert (b["state"], b["node_type"], b["executor"], b["host"], b["job_id"], b["exit_code"], b["error"]) == (
+        "failed", "shell/Command", "slurm", "n07", "4711", 3, "boom")
+    assert (c["state"], c["attempt"], c["node_type"], c["queued_at"], c["reason"]) == (
+        "skipped", 1, "math/Negate", None, "upstream failed")
+    store.close()
+
+
+def test_scheduler_runs_are_recorded_from_attempt_records(tmp_path):
+    """The real scheduler announces attempt_records: rows of a run with a retry, a failure and a skip
+    carry their queue/start times, host and type though queued/started events were not looked at."""
+    from nodeflow.engine import run_workflow
+    from nodeflow.library import builtin_registry
+    from nodeflow.model import Workflow
+
+    reg = builtin_registry()
+    wf = Workflow()
+    one = reg.create_node(("types", "Float"), wf)
+    wf.add_node(one)
+    div = reg.create_node(("math", "Divide"), wf)
+    div.set_settings({"max_retries": 1})
+    wf.add_node(div)
+    div.terminals["divisor"].value = 0.0
+    wf.connect((one.uniquename, "float"), (div.uniquename, "dividend"))  # x / 0: fails, retried once
+    neg = reg.create_node(("math", "Negate"), wf)
+    wf.add_node(neg)
+    wf.connect((div.uniquename, "result"), (neg.uniquename, "input"))
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        res = run_workflow(wf, registry=reg, jobs=1, history=store, runs_dir=tmp_path / "runs")
+        rows = {(a["node"], a["attempt"]): a for a in store.attempts(res.run_id)}
+    assert set(rows) == {(one.uniquename, 1), (div.uniquename, 1), (div.uniquename, 2), (neg.uniquename, 1)}
+    for key in [(one.uniquename, 1), (div.uniquename, 1), (div.uniquename, 2)]:
+        r = rows[key]
+        assert r["queued_at"] <= r["started_at"] <= r["finished_at"], key
+        assert r["host"] and r["executor"] == "local", key
+    assert rows[(one.uniquename, 1)]["node_type"] == "types/Float"
+    assert [rows[(div.uniquename, i)]["state"] for i in (1, 2)] == ["failed", "failed"]
+    assert rows[(div.uniquename, 2)]["node_type"] == "math/Divide"
+    n = rows[(neg.uniquename, 1)]
+    assert (n["state"], n["node_type"], n["queued_at"]) == ("skipped", "math/Negate", None)
