@@ -234,13 +234,20 @@ class LocalExecutor:
                 return
             unreported = False
             for task in batch:
-                with self._lock:
+                if task.inprocess:
+                    # no lock: a cancel that comes after this look reports the task itself (``reported``,
+                    # checked under the lock below), and poll copies _running_inprocess in one C call
                     if task.cancelled or task.reported:
                         continue
                     task.state = RUNNING
                     task.started_at = time.time()
-                    if task.inprocess:
-                        self._running_inprocess[me] = task
+                    self._running_inprocess[me] = task
+                else:
+                    with self._lock:
+                        if task.cancelled or task.reported:
+                            continue
+                        task.state = RUNNING
+                        task.started_at = time.time()
                 try:
                     if task.inprocess:
                         status = self._run_inprocess(task)
@@ -272,8 +279,7 @@ class LocalExecutor:
 
     def _run_inprocess(self, task: _Task) -> TaskStatus:
         spec = task.spec
-        inv = invoke(self._registry, spec.path, spec.inputs, run_id=spec.run_id, node=spec.node,
-                     output_dir=spec.workdir, base_dir=spec.cwd)
+        inv = invoke(self._registry, spec.path, spec.inputs, spec.run_id, spec.node, spec.workdir, spec.cwd)
         ok, started = inv.ok, task.started_at
         # positional arguments: these two are made per node, and keywords cost more than the rest
         res = TaskResult(ok, inv.outputs, inv.error, None, started, time.time(), inv.log)

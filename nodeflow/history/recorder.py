@@ -118,14 +118,12 @@ def _fill_record(row: list[Any], d: Any) -> None:
 class _Run:
     """What the recorder remembers of a run in progress."""
 
-    __slots__ = ("executor", "node_types", "attempts", "records")
+    __slots__ = ("executor", "node_types", "attempts")
 
-    def __init__(self, executor: Any = None, records: bool = False):
+    def __init__(self, executor: Any = None):
         self.executor = _text(executor)
         self.node_types: dict[str, str] = {}
         self.attempts: dict[str, int] = {}  # node -> highest attempt number seen
-        #: final events carry their attempt's record (RUN_STARTED's ``attempt_records``)
-        self.records = records
 
 
 class HistoryRecorder:
@@ -150,7 +148,8 @@ class HistoryRecorder:
         #: finished attempts, not yet written (moved out of _rows; a late event of one still finds it here)
         self._done: dict[tuple[str, str, int], list[Any]] = {}
         self._runs: dict[str, _Run] = {}
-        self._record_runs: set[str] = set()  # runs whose final events carry their attempt record
+        #: runs whose final events carry their attempt record (RUN_STARTED's ``attempt_records``)
+        self._record_runs: set[str] = set()
         self._next_flush = clock() + self.flush_interval_s
         self.last_error: BaseException | None = None
 
@@ -331,8 +330,8 @@ class HistoryRecorder:
     def _run_started(self, e: RunEvent) -> None:
         self._start_writer()
         d = e.data
-        run = self._runs[e.run_id] = _Run(d.get("executor"), bool(d.get("attempt_records")))
-        if run.records:
+        run = self._runs[e.run_id] = _Run(d.get("executor"))
+        if d.get("attempt_records"):
             self._record_runs.add(e.run_id)
         nodes = d.get("nodes")
         for item in nodes or ():  # plain uniquenames, or dicts naming their type

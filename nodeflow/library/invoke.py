@@ -25,8 +25,10 @@ class Invocation(NamedTuple):
 _new = tuple.__new__  # Invocation(...) goes through a Python-level __new__
 
 
-def invoke(registry, path, inputs: dict[str, Any], *, run_id: str, node: str, output_dir=None,
+def invoke(registry, path, inputs: dict[str, Any], run_id: str, node: str, output_dir=None,
            base_dir=None) -> Invocation:
+    """Run the in-process node type at ``path`` on ``inputs``. (Arguments may be given by position:
+    the local executor calls this once per node, and keywords cost more.)"""
     ntype = registry.get(path) if registry is not None else None
     if ntype is None or ntype.function is None:
         return Invocation(False, {}, f"no in-process node type {'/'.join(path)} in this installation", [])
