@@ -473,10 +473,8 @@ class Scheduler:
         self._results[name] = outputs
         now = self._finish(name, _SUCCEEDED)
         pn = self.plan.nodes[name]
-        # with the attempt record (see _attempt_record), written out: this runs once per node
         data = {"outputs": outputs, "reused": nr.reused, "exit_code": nr.exit_code, "input_hash": nr.input_hash,
-                "node_type": pn.type_name, "executor": nr.executor, "queued_at": nr.queued_at,
-                "started_at": nr.started_at, "host": nr.host, "job_id": nr.job_id}
+                **self._attempt_record(name, nr)}
         if pn.in_subprocess and not nr.reused:
             data.update(self._log_paths(name))
         self._emit(_NODE_SUCCEEDED, name, nr.attempt, data, time=now)

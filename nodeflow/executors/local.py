@@ -234,20 +234,13 @@ class LocalExecutor:
                 return
             unreported = False
             for task in batch:
-                if task.inprocess:
-                    # no lock: a cancel that comes after this look reports the task itself (``reported``,
-                    # checked under the lock below), and poll copies _running_inprocess in one C call
+                with self._lock:
                     if task.cancelled or task.reported:
                         continue
                     task.state = RUNNING
                     task.started_at = time.time()
-                    self._running_inprocess[me] = task
-                else:
-                    with self._lock:
-                        if task.cancelled or task.reported:
-                            continue
-                        task.state = RUNNING
-                        task.started_at = time.time()
+                    if task.inprocess:
+                        self._running_inprocess[me] = task
                 try:
                     if task.inprocess:
                         status = self._run_inprocess(task)
