@@ -124,12 +124,16 @@ def test_an_expired_lease_requeues_counts_a_retry_and_ignores_the_late_result(ap
 
 def test_heartbeats_renew_leases_carry_logs_and_tell_cancels(api):
     client, state, admin, _ = api
+    # The server's clock is stepped by hand: a slow machine must not let a lease
+    # lapse between two heartbeats that the test means to be 0.6 s apart.
+    now = [time.time()]
+    state.queue.clock = state.runners.clock = lambda: now[0]
     tid, queued = submit(client, admin, {}, {"tags": ["nobody-has-this"]})
     rid = register(client, admin)
     (t,) = lease(client, admin, rid)["tasks"]
     ref = {"task_id": tid, "lease": t["lease"]}
-    for i in range(3):  # alive past the lease time thanks to heartbeats
-        time.sleep(0.3)
+    for i in range(3):  # alive past the 1 s lease time (1.8 s in all) thanks to heartbeats
+        now[0] += 0.6
         hb = client.post(f"/api/v1/runners/{rid}/heartbeat", headers=H(admin), json={
             "running": [ref], "logs": [{**ref, "lines": [["stdout", f"line {i}"]]}]}).json()
         assert hb == {"cancel": [], "shutdown": False, "accepted": []}
