@@ -44,9 +44,14 @@ from collections import deque
 from typing import Any, Callable
 
 from ..engine.events import EventKind, RunEvent
-from .store import ATTEMPT_COLUMNS, HistoryStore
+from .store import ATTEMPT_COLUMNS, HistoryStore, encode_attempt_values
+from .writer_process import HistoryWriteError, HistoryWriterGone, HistoryWriterProcess
 
-__all__ = ["HistoryRecorder"]
+__all__ = ["HistoryRecorder", "WRITER_PROCESS_MIN_ROWS"]
+
+#: in background mode, a batch of at least this many rows starts the history writer process
+#: (writer_process.py), which then writes every later batch of the recorder
+WRITER_PROCESS_MIN_ROWS = 500
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +138,16 @@ class HistoryRecorder:
     """
 
     def __init__(self, store: HistoryStore, flush_every: int = 2000, flush_interval_s: float = 0.5, *,
-                 clock: Callable[[], float] = time.monotonic, background: bool = False):
+                 clock: Callable[[], float] = time.monotonic, background: bool = False,
+                 process_min_rows: int | None = WRITER_PROCESS_MIN_ROWS):
         """``background``: write batches on a thread of the recorder's own (started when a run
-        starts, stopped by ``close()``), so SQLite works while the scheduler goes on."""
+        starts, stopped by ``close()``), so SQLite works while the scheduler goes on. That thread
+        hands batches to a writer process once one of at least ``process_min_rows`` rows comes
+        (None: never; stores without a file never do): SQLite then runs on another core and does
+        not take turns at the GIL with the run."""
         self.background = background
+        self.process_min_rows = process_min_rows
+        self._process: HistoryWriterProcess | None = None
         self._queue: queue.Queue | None = None
         self._writer: threading.Thread | None = None
         self._failed: deque[list[Any]] = deque()
@@ -225,7 +236,7 @@ class HistoryRecorder:
             try:
                 if batch is None:
                     return
-                self.store.upsert_attempt_values(batch)
+                self._write_batch(batch)
             except Exception as e:  # keep the rows: the next flush tries them again
                 if self.last_error is None or type(e) is not type(self.last_error):
                     log.exception("could not write run history to %s", getattr(self.store, "path", self.store))
@@ -234,18 +245,54 @@ class HistoryRecorder:
             finally:
                 q.task_done()
 
+    def _write_batch(self, batch: list[list[Any]]) -> None:
+        """Write one batch (writer thread): through the writer process when there is one, or the
+        batch is big enough to start it; otherwise, or when the process fails, through the store."""
+        proc = self._process
+        if proc is None and self.process_min_rows is not None and len(batch) >= self.process_min_rows:
+            proc = self._start_process()
+        if proc is None:
+            self.store.upsert_attempt_values(batch)
+            return
+        params = encode_attempt_values(batch)
+        try:
+            proc.write(params)
+            return
+        except HistoryWriteError as e:
+            log.warning("the history writer process could not write %d rows (%s): writing them from here",
+                        len(params), e)
+        except HistoryWriterGone as e:
+            log.warning("%s: the run history is written from this process from now on", e)
+            self._process, self.process_min_rows = None, None
+        self.store.write_encoded_attempts(params)
+
+    def _start_process(self) -> HistoryWriterProcess | None:
+        path = getattr(self.store, "path", None)
+        if not isinstance(path, os.PathLike):  # ":memory:": no file another process could open
+            self.process_min_rows = None
+            return None
+        try:
+            self._process = HistoryWriterProcess(path)
+        except HistoryWriterGone as e:
+            log.warning("%s: the run history is written from this process", e)
+            self.process_min_rows = None
+        return self._process
+
     def wait_written(self) -> None:
         """Block until every batch handed to the writer thread is in the store."""
         if self._queue is not None:
             self._queue.join()
 
     def close(self) -> None:
-        """Stop the writer thread (after writing what it holds)."""
+        """Stop the writer thread (after writing what it holds) and the writer process."""
         if self._writer is not None:
             self._queue.put(None)
             self._writer.join()
             self._writer = None
             self._queue = None
+        if self._process is not None:
+            self._process.close()
+            self._process = None
 
     def _write(self, open_keys: list[tuple[str, str, int]]) -> bool:
         """Write every finished attempt, and the open ones named by ``open_keys`` as they stand.

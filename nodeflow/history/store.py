@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..model.values import decode, encode, json_default
+from .sqlwrite import upsert_rows
 
 __all__ = ["HistoryError", "HistoryStore", "MIGRATIONS", "SCHEMA_VERSION", "default_history_path"]
 
@@ -122,7 +123,19 @@ def _upsert_rows_sql(n: int) -> str:
             + ", reused = MAX(excluded.reused, reused)")
 
 
-_UPSERT_ATTEMPT = _upsert_rows_sql(1)
+#: the upsert of ROWS_PER_STATEMENT rows and of one row (see sqlwrite.upsert_rows)
+UPSERT_ROWS_SQL, UPSERT_ROW_SQL = _upsert_rows_sql(ROWS_PER_STATEMENT), _upsert_rows_sql(1)
+
+
+def encode_attempt_values(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """Rows in ``ATTEMPT_COLUMNS`` order with plain values except the raw ``outputs``, made
+    ready for SQLite: outputs encoded as JSON text (None when not storable)."""
+    params = []
+    for r in rows:
+        p = list(r)
+        p[_OUTPUTS] = _encode_outputs(p[_OUTPUTS])
+        params.append(p)
+    return params
 
 
 def _text(value: Any) -> Any:
@@ -354,21 +367,14 @@ class HistoryStore:
         """``upsert_attempts`` for rows given as sequences in ``ATTEMPT_COLUMNS`` order
         whose values are plain already (str, numbers, None) except the raw
         ``outputs``: the recorder's fast path."""
-        params = []
-        for r in rows:
-            p = list(r)
-            p[_OUTPUTS] = _encode_outputs(p[_OUTPUTS])
-            params.append(p)
+        return self.write_encoded_attempts(encode_attempt_values(rows))
+
+    def write_encoded_attempts(self, params: Sequence[Sequence[Any]]) -> int:
+        """Upsert rows from ``encode_attempt_values`` in one transaction; returns how many."""
         if not params:
             return 0
-        whole = len(params) - len(params) % ROWS_PER_STATEMENT
         with self._transaction() as tx:
-            if whole:
-                sql = _upsert_rows_sql(ROWS_PER_STATEMENT)
-                for i in range(0, whole, ROWS_PER_STATEMENT):
-                    tx.execute(sql, [v for row in params[i:i + ROWS_PER_STATEMENT] for v in row])
-            if whole < len(params):
-                tx.executemany(_UPSERT_ATTEMPT, params[whole:])
+            upsert_rows(tx, params, UPSERT_ROWS_SQL, UPSERT_ROW_SQL, ROWS_PER_STATEMENT)
         return len(params)
 
     def attempts(self, run_id: str) -> list[dict[str, Any]]:

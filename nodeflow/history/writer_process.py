@@ -1,0 +1,106 @@
+"""``HistoryWriterProcess``: a child process that writes attempt rows to the history file.
+
+Why a process: the history of a big run is written while the run goes on.
+From a thread of the running process, each SQLite statement hands the GIL
+back and forth with the scheduler and the workers, and a 10,000-node run was
+measured 30-40 % slower with history than without. A process of its own
+writes on another core and costs the run only the encoding of its rows.
+
+The child is ``sqlwrite.py`` run as a script with ``-I -S`` (a bare
+interpreter: it imports nothing of nodeflow or site-packages) on the same
+file, through its own SQLite connection (the file is in WAL mode, so the
+store's connection in this process reads and writes alongside it).
+``write(params)`` hands it one batch and returns once the batch is
+committed; the recorder's writer thread is the one caller, so batches are
+written in order.
+
+Errors: a batch the child could not write raises ``HistoryWriteError`` (the
+child lives on; the caller keeps the rows and tries again). A child that
+cannot be started, has died, or speaks nonsense raises
+``HistoryWriterGone``; the caller writes through the store instead.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any, Sequence
+
+from . import sqlwrite
+from .store import ROWS_PER_STATEMENT, UPSERT_ROW_SQL, UPSERT_ROWS_SQL
+
+__all__ = ["HistoryWriteError", "HistoryWriterGone", "HistoryWriterProcess"]
+
+#: how long close() waits for the child to finish its last batch before killing it
+CLOSE_TIMEOUT_S = 30.0
+
+
+class HistoryWriteError(RuntimeError):
+    """The writer process could not write a batch (nothing of it was written)."""
+
+
+class HistoryWriterGone(RuntimeError):
+    """The writer process could not be started, or has stopped answering."""
+
+
+class HistoryWriterProcess:
+    """A started writer process for the history file at ``path``."""
+
+    def __init__(self, path: str | os.PathLike, python: str | None = None):
+        argv = [python or sys.executable, "-I", "-S", sqlwrite.__file__, os.fspath(path)]
+        try:
+            self._proc: subprocess.Popen | None = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        except OSError as e:
+            raise HistoryWriterGone(f"cannot start the history writer ({argv[0]}): {e.strerror or e}") from None
+        self.pid = self._proc.pid
+        try:
+            sqlwrite.send(self._proc.stdin, (UPSERT_ROWS_SQL, UPSERT_ROW_SQL, ROWS_PER_STATEMENT))
+        except OSError as e:
+            self._gone(f"the history writer stopped at once: {e}")
+
+    def write(self, params: Sequence[Sequence[Any]]) -> None:
+        """Write rows made by ``encode_attempt_values`` in one transaction of the child's."""
+        proc = self._proc
+        if proc is None:
+            raise HistoryWriterGone("the history writer is closed")
+        try:
+            data = sqlwrite.frame(params if isinstance(params, list) else list(params))
+        except ValueError as e:  # marshal takes plain values only
+            raise HistoryWriteError(f"rows the history writer cannot take: {e}") from None
+        try:
+            proc.stdin.write(data)
+            proc.stdin.flush()
+            answer = sqlwrite.receive(proc.stdout)
+        except (OSError, EOFError, ValueError) as e:  # (ValueError: a garbled answer)
+            self._gone(f"the history writer (pid {self.pid}) stopped: {e}")
+        if answer is not None:
+            raise HistoryWriteError(str(answer))
+
+    def close(self) -> None:
+        """Let the child finish and exit (closing its stdin); kill it if it hangs."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=CLOSE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+    def _gone(self, message: str):
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            for f in (proc.stdin, proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        raise HistoryWriterGone(message)
