@@ -5,6 +5,14 @@ history recorder, the GUI's RunController and the server's event stream are
 all ``RunObserver``s: they get every event, in order, on the scheduler's
 thread, and must return quickly (queue work elsewhere if it is slow).
 
+An observer may also say which events of a run it does not look at:
+``ignored_kinds(run_id) -> Collection[EventKind]``, asked right after the
+run's RUN_STARTED. When no observer of a run looks at NODE_QUEUED or
+NODE_STARTED, the scheduler does not make them (two of the three events of
+every node; the history recorder needs neither when it gets attempt
+records). Other kinds are always sent; an observer that ignores a kind must
+still accept it, since another observer may want it.
+
 An event is one small frozen record; ``data`` holds what is specific to its
 kind (documented on ``EventKind``). ``to_json`` gives a plain dict for the wire.
 """
@@ -62,6 +70,22 @@ class RunEvent(NamedTuple):
 
 class RunObserver(Protocol):
     def on_event(self, event: RunEvent) -> None: ...
+
+    # optional: def ignored_kinds(self, run_id: str) -> Collection[EventKind]: ...
+
+
+#: the events the scheduler leaves out of a run when none of its observers looks at them
+OPTIONAL_KINDS = (EventKind.NODE_QUEUED, EventKind.NODE_STARTED)
+
+
+def wanted_kinds(observers, run_id: str) -> frozenset[EventKind]:
+    """Which of ``OPTIONAL_KINDS`` some observer of the run ``run_id`` looks at."""
+    wanted = set()
+    for o in observers:
+        ignores = getattr(o, "ignored_kinds", None)
+        ignored = ignores(run_id) if ignores is not None else ()
+        wanted.update(k for k in OPTIONAL_KINDS if k not in ignored)
+    return frozenset(wanted)
 
 
 class CallbackObserver:

@@ -35,7 +35,7 @@ from ..executors.base import Executor, TaskSpec, TaskStatus
 from ..library import CommandResult, NodeError
 from ..model.gcpause import quiet_gc
 from .clock import SystemClock
-from .events import _NO_DATA, EventKind, RunEvent, RunObserver
+from .events import _NO_DATA, EventKind, RunEvent, RunObserver, wanted_kinds
 from .plan import PlannedNode, RunPlan, input_hash
 from .results import NodeResult, RunResult
 from .runfolders import new_run_id, node_dirname
@@ -98,6 +98,8 @@ class Scheduler:
         self._counts = StateCounts()
         self._last_progress = 0.0
         self._progress_dirty = False
+        #: whether some observer looks at NODE_QUEUED / NODE_STARTED (asked after RUN_STARTED)
+        self._emit_queued = self._emit_started = True
 
     # -- public -------------------------------------------------------------
     def cancel(self) -> None:
@@ -131,6 +133,8 @@ class Scheduler:
             "executor": self.default_executor, "host": self.host, "nodes": list(self.plan.order),
             "parent_run_id": self.parent_run_id, "params": self.params,
             "run_dir": str(self.run_dir) if self.run_dir else None, "attempt_records": True})
+        wanted = wanted_kinds(self.observers, self.run_id)
+        self._emit_queued, self._emit_started = _NODE_QUEUED in wanted, _NODE_STARTED in wanted
         for name, reason in self.plan.skipped.items():
             if name in self._runs:
                 self._skip(name, reason)
@@ -283,8 +287,9 @@ class Scheduler:
             if prior is not None and prior[0] == nr.input_hash and not pn.node.forcerun:
                 nr.reused = True
                 now = nr.queued_at = self.clock.time()
-                self._emit(EventKind.NODE_QUEUED, name, nr.attempt, {"executor": nr.executor,
-                                                                    "node_type": pn.type_name}, time=now)
+                if self._emit_queued:
+                    self._emit(_NODE_QUEUED, name, nr.attempt, {"executor": nr.executor,
+                                                               "node_type": pn.type_name}, time=now)
                 self._succeed(name, dict(prior[1]))
                 return None
         record = self.attach.get(name) if self.attach else None
@@ -315,7 +320,9 @@ class Scheduler:
         nr.started_emitted = False
         nr.started_at = nr.host = nr.job_id = None
         now = nr.queued_at = self.clock.time()
-        self._emit(_NODE_QUEUED, name, nr.attempt, {"executor": nr.executor, "node_type": pn.type_name}, time=now)
+        if self._emit_queued:
+            self._emit(_NODE_QUEUED, name, nr.attempt, {"executor": nr.executor, "node_type": pn.type_name},
+                       time=now)
         settings = pn.settings
         return TaskSpec(self.run_id, name, pn.node.path, kind, inputs, argv, env or {}, cwd,
                         settings.resources, settings.timeout_s, nr.attempt,
@@ -412,8 +419,9 @@ class Scheduler:
         timeout = self.plan.nodes[name].settings.timeout_s
         if timeout is not None:
             self._deadlines[name] = self.clock.monotonic() + timeout
-        self._emit(_NODE_STARTED, name, nr.attempt, {"executor": nr.executor, "host": host, "job_id": st.job_id},
-                   time=nr.started_at)
+        if self._emit_started:
+            self._emit(_NODE_STARTED, name, nr.attempt, {"executor": nr.executor, "host": host,
+                                                         "job_id": st.job_id}, time=nr.started_at)
 
     # -- outcomes -----------------------------------------------------------
     def _attempt_record(self, name: str, nr: NodeRun) -> dict[str, Any]:

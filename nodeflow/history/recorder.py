@@ -28,7 +28,8 @@ When ``RUN_STARTED`` says ``attempt_records`` (the scheduler does), every
 final node event carries the attempt it closes (node_type, executor,
 queued_at, started_at, host, job_id): the row is made from that one event and
 NODE_QUEUED / NODE_STARTED of the run are not looked at — a third of the
-recorder's work per node.
+recorder's work per node. ``ignored_kinds`` tells the scheduler so, which then
+does not make those events at all unless another observer wants them.
 
 Any ``data`` key may be missing. Writing never raises into the scheduler: a
 failed write is logged, its rows kept and tried again later.
@@ -69,6 +70,7 @@ _RUN_STARTED, _RUN_FINISHED = EventKind.RUN_STARTED, EventKind.RUN_FINISHED
 _QUEUED, _STARTED, _SUCCEEDED = EventKind.NODE_QUEUED, EventKind.NODE_STARTED, EventKind.NODE_SUCCEEDED
 _FAILED, _RETRYING, _SKIPPED = EventKind.NODE_FAILED, EventKind.NODE_RETRYING, EventKind.NODE_SKIPPED
 _SUBMITTED = EventKind.NODE_SUBMITTED
+_PROGRESS_KINDS = frozenset({_QUEUED, _STARTED})
 
 
 def _text(value: Any) -> Any:
@@ -165,6 +167,10 @@ class HistoryRecorder:
         self.last_error: BaseException | None = None
 
     # -- observer ------------------------------------------------------------------------
+    def ignored_kinds(self, run_id: str) -> frozenset[EventKind]:
+        """NODE_QUEUED and NODE_STARTED of a run that sends attempt records (see on_event)."""
+        return _PROGRESS_KINDS if run_id in self._record_runs else frozenset()
+
     def on_event(self, event: RunEvent) -> None:
         kind = event.kind
         if event.node is not None:

@@ -332,3 +332,43 @@ def test_scheduler_runs_are_recorded_from_attempt_records(tmp_path):
     assert rows[(div.uniquename, 2)]["node_type"] == "math/Divide"
     n = rows[(neg.uniquename, 1)]
     assert (n["state"], n["node_type"], n["queued_at"]) == ("skipped", "math/Negate", None)
+
+
+def test_queued_and_started_events_are_made_only_when_an_observer_looks_at_them(tmp_path):
+    """The recorder ignores NODE_QUEUED/NODE_STARTED of attempt-record runs and says so: with no
+    other observer wanting them the scheduler makes none; with one, everybody gets them."""
+    from nodeflow.engine import run_workflow
+    from nodeflow.engine.events import EventCollector
+    from nodeflow.library import builtin_registry
+    from nodeflow.model import Workflow
+
+    class Quiet(EventCollector):
+        def ignored_kinds(self, run_id):
+            return {K.NODE_QUEUED, K.NODE_STARTED}
+
+    reg = builtin_registry()
+    wf = Workflow()
+    a = reg.create_node(("types", "Float"), wf)
+    wf.add_node(a)
+    b = reg.create_node(("math", "Negate"), wf)
+    wf.add_node(b)
+    wf.connect((a.uniquename, "float"), (b.uniquename, "input"))
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        quiet = Quiet()
+        res = run_workflow(wf, registry=reg, jobs=1, history=store, runs_dir=tmp_path / "runs", observers=[quiet])
+        kinds = [e.kind for e in quiet.events]
+        assert K.NODE_SUCCEEDED in kinds and K.NODE_QUEUED not in kinds and K.NODE_STARTED not in kinds
+        rows = store.attempts(res.run_id)
+        assert len(rows) == 2 and all(r["queued_at"] <= r["started_at"] <= r["finished_at"] for r in rows)
+
+        quiet, loud = Quiet(), EventCollector()
+        res = run_workflow(wf, registry=reg, jobs=1, history=store, runs_dir=tmp_path / "runs",
+                           observers=[quiet, loud])
+        for c in (quiet, loud):
+            assert [e.kind for e in c.events if e.node == b.uniquename] == [
+                K.NODE_QUEUED, K.NODE_STARTED, K.NODE_SUCCEEDED]
+        assert len(store.attempts(res.run_id)) == 2
+    # without history, an observer that says nothing gets every event
+    loud = EventCollector()
+    run_workflow(wf, registry=reg, jobs=1, runs_dir=tmp_path / "runs", observers=[loud])
+    assert len(loud.of(K.NODE_QUEUED)) == len(loud.of(K.NODE_STARTED)) == 2
