@@ -8,6 +8,7 @@ import math
 import os
 import signal
 import sqlite3
+import sys
 
 import numpy as np
 import pytest
@@ -85,6 +86,12 @@ def test_a_dead_or_unstartable_child_is_reported_gone(db_path, tmp_path):
         assert not alive(proc.pid)
         with pytest.raises(wp.HistoryWriterGone, match="cannot start the history writer"):
             wp.HistoryWriterProcess(store.path, python=str(tmp_path / "no-such-python"))
+
+
+def test_a_bundled_application_does_not_start_itself_as_the_writer(db_path, monkeypatch):
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # PyInstaller & co: sys.executable is the app
+    with HistoryStore(db_path) as store, pytest.raises(wp.HistoryWriterGone, match="no Python interpreter"):
+        wp.HistoryWriterProcess(store.path)
 
 
 def _feed(rec, events, names):
