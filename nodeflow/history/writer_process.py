@@ -52,8 +52,10 @@ class HistoryWriterProcess:
             raise HistoryWriterGone("no Python interpreter to run the history writer with")
         argv = [python or sys.executable, "-I", "-S", sqlwrite.__file__, os.fspath(path)]
         try:
+            # a session of its own: a Ctrl-C at the terminal (the CLI's cancel) must not kill the
+            # writer while the run still writes its last rows; it ends when its stdin closes
             self._proc: subprocess.Popen | None = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True, start_new_session=True)
         except OSError as e:
             raise HistoryWriterGone(f"cannot start the history writer ({argv[0]}): {e.strerror or e}") from None
         self.pid = self._proc.pid

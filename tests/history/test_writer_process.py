@@ -41,6 +41,7 @@ def test_a_child_process_writes_batches_into_the_store_file_and_exits_on_close(d
     with HistoryStore(db_path) as store:
         proc = wp.HistoryWriterProcess(store.path)
         assert proc.pid != os.getpid() and alive(proc.pid)
+        assert os.getpgid(proc.pid) != os.getpgid(0)  # a terminal's Ctrl-C does not reach it
         # 70 rows: two full multi-row statements and six single ones
         rows = [row(f"n{i:02d}", host="h", started_at=float(i), outputs={"out": i / 3, "arr": np.arange(i % 4)})
                 for i in range(70)]
