@@ -117,8 +117,9 @@ def test_failure_policy_stop_cancels_everything(reg, tmp_path):
     slow_pid = tmp_path / "slow.pid"
     wf.nodes["slow"].terminals["seconds"].value = 30.0
     wf.nodes["slow"].terminals["pidfile"].value = str(slow_pid)
-    # make the failure come after the sleeper has started
-    wf.nodes["bad"].set_settings({"max_retries": 1, "retry_interval_s": 0.5})
+    # make the failure come after the sleeper has started (its Python start-up and pid file
+    # included, on a slow machine too)
+    wf.nodes["bad"].set_settings({"max_retries": 1, "retry_interval_s": 3.0})
     t0 = time.monotonic()
     res, ev = run(wf, reg, tmp_path, failure_policy="stop", jobs=4)
     assert time.monotonic() - t0 < 15
@@ -236,7 +237,7 @@ def test_node_timeout_fails_the_node(reg, tmp_path):
     wf = Workflow()
     pf = tmp_path / "t.pid"
     s = add(wf, reg, ("test", "Sleep"), name="slow", seconds=30.0, pidfile=str(pf))
-    s.set_settings({"timeout_s": 0.5})
+    s.set_settings({"timeout_s": 3.0})  # long enough for the sleeper to start and write its pid file
     res, ev = run(wf, reg, tmp_path)
     assert res.nodes["slow"].state == NodeState.FAILED
     assert "timed out" in res.nodes["slow"].error

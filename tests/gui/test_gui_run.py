@@ -92,18 +92,22 @@ def test_opening_another_file_stops_the_run_of_the_old_one(window, qtbot, exampl
     assert "command" not in window.doc.workflow.nodes
 
 
-def test_log_dock_streams_the_selected_nodes_output(window, qtbot):
+def test_log_dock_streams_the_selected_nodes_output(window, qtbot, tmp_path):
     doc = window.doc
     cmd = doc.add_node(("shell", "Command"))
     doc.set_value(cmd, "command", sys.executable)
-    code = "import sys, time\nfor i in range(6):\n    print('line', i, flush=True); time.sleep(0.4)\n" \
-           "print('oops', file=sys.stderr)"
+    gate = tmp_path / "go-on"  # after line 1 the node waits for the test (at most a minute), however slow the machine
+    code = ("import os, sys, time\nfor i in range(6):\n    print('line', i, flush=True); time.sleep(0.2)\n"
+            f"    if i == 1:\n        end = time.time() + 60\n"
+            f"        while not os.path.exists({str(gate)!r}) and time.time() < end: time.sleep(0.05)\n"
+            "print('oops', file=sys.stderr)")
     doc.set_value(cmd, "args", ["-u", "-c", code])
     window.canvas.select([cmd])
     click(window, window.runs.act_run)
     # lines arrive while the node still runs
     qtbot.waitUntil(lambda: "line 1" in window.log_panel.plain_text(), timeout=30_000)
     assert window.run.running
+    gate.touch()
     wait_finished(qtbot, window)
     text = window.log_panel.plain_text()
     assert "line 5" in text and "oops" in text

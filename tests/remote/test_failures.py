@@ -31,7 +31,8 @@ def _lines(path):
 
 
 def test_a_runner_killed_mid_task_loses_it_to_another_and_it_completes_once(tmp_path):
-    srv = ServerProc(tmp_path / "data", "--lease-timeout", "2", "--heartbeat", "0.3").start()
+    # (a lease of 5 s: a runner that stalls a second or two on a busy machine keeps its task)
+    srv = ServerProc(tmp_path / "data", "--lease-timeout", "5", "--heartbeat", "0.3").start()
     try:
         token = srv.add_user("u", admin=True)
         runners = [RunnerProc(srv, token, tmp_path, n, "x", 1).start() for n in ("r1", "r2")]

@@ -16,8 +16,28 @@ from nodeflow.remote.server import create_app
 PG_URL = os.environ.get("NODEFLOW_TEST_PG_URL")  # e.g. postgresql+psycopg://nf:nf@127.0.0.1/nodeflow
 
 
+class SteppedClock:
+    """The server's clock for these tests: time moves only when a test steps it, so a slow
+    machine never lets a lease lapse behind a test's back (the server's own maintenance
+    expires leases by this clock too)."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    return SteppedClock()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def api(request, tmp_path):
+def api(request, tmp_path, clock):
     db_url = None
     if request.param == "postgresql":
         if not PG_URL:
@@ -32,6 +52,7 @@ def api(request, tmp_path):
                      run_timers=False)
     with TestClient(app) as client:
         state = app.state.server
+        state.queue.clock = state.runners.clock = clock
         _, admin = state.auth.create_user("admin", admin=True)
         _, user = state.auth.create_user("user")
         yield client, state, admin, user
@@ -93,12 +114,12 @@ def test_a_runner_gets_tasks_whose_tags_it_has_in_one_batch_each_task_once(api):
     assert task(client, admin, a)["state"] == "running" and task(client, admin, a)["runner"] == "r"
 
 
-def test_an_expired_lease_requeues_counts_a_retry_and_ignores_the_late_result(api):
+def test_an_expired_lease_requeues_counts_a_retry_and_ignores_the_late_result(api, clock):
     client, state, admin, _ = api
     (tid,) = submit(client, admin, {})
     r1, r2 = register(client, admin), register(client, admin)
     (t1,) = lease(client, admin, r1)["tasks"]
-    time.sleep(1.1)
+    clock.advance(1.1)
     state.queue.expire()  # (the server's own maintenance may have done it already)
     assert task(client, admin, tid)["state"] == "queued" and task(client, admin, tid)["retries"] == 1
     (t2,) = lease(client, admin, r2)["tasks"]
@@ -116,24 +137,20 @@ def test_an_expired_lease_requeues_counts_a_retry_and_ignores_the_late_result(ap
     (tid2,) = submit(client, admin, {})
     for _ in range(2):
         assert lease(client, admin, r1)["tasks"]
-        time.sleep(1.1)
+        clock.advance(1.1)
         state.queue.expire()
     st = task(client, admin, tid2)
     assert st["state"] == "failed" and st["reason"] == "lost" and "lost 2 times" in st["result"]["error"]
 
 
-def test_heartbeats_renew_leases_carry_logs_and_tell_cancels(api):
+def test_heartbeats_renew_leases_carry_logs_and_tell_cancels(api, clock):
     client, state, admin, _ = api
-    # The server's clock is stepped by hand: a slow machine must not let a lease
-    # lapse between two heartbeats that the test means to be 0.6 s apart.
-    now = [time.time()]
-    state.queue.clock = state.runners.clock = lambda: now[0]
     tid, queued = submit(client, admin, {}, {"tags": ["nobody-has-this"]})
     rid = register(client, admin)
     (t,) = lease(client, admin, rid)["tasks"]
     ref = {"task_id": tid, "lease": t["lease"]}
     for i in range(3):  # alive past the 1 s lease time (1.8 s in all) thanks to heartbeats
-        now[0] += 0.6
+        clock.advance(0.6)
         hb = client.post(f"/api/v1/runners/{rid}/heartbeat", headers=H(admin), json={
             "running": [ref], "logs": [{**ref, "lines": [["stdout", f"line {i}"]]}]}).json()
         assert hb == {"cancel": [], "shutdown": False, "accepted": []}
