@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ..model.values import decode, encode, json_default
+from ..model.values import decode, json_default
+from .outputs_json import encode_outputs
 from .sqlwrite import upsert_rows
 
 __all__ = ["HistoryError", "HistoryStore", "MIGRATIONS", "SCHEMA_VERSION", "default_history_path"]
@@ -133,7 +134,7 @@ def encode_attempt_values(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
     params = []
     for r in rows:
         p = list(r)
-        p[_OUTPUTS] = _encode_outputs(p[_OUTPUTS])
+        p[_OUTPUTS] = encode_outputs(p[_OUTPUTS])
         params.append(p)
     return params
 
@@ -149,50 +150,6 @@ def _dump(value: Any) -> str | None:
 
 def _load(text: str | None) -> Any:
     return None if text is None else json.loads(text)
-
-
-class _NotPlain(Exception):
-    pass
-
-
-def _refuse(value: Any) -> Any:
-    raise _NotPlain
-
-
-def _encode_outputs(outputs: Any) -> str | None:
-    if outputs is None:
-        return None
-    try:  # the common case, plain JSON values: no walk through encode() needed
-        return _dumps_plain(outputs)
-    except _NotPlain:
-        pass
-    except (TypeError, ValueError, RecursionError):
-        return None
-    try:
-        return json.dumps(encode(outputs), default=json_default, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError):
-        return None  # not storable: the attempt is recorded, its outputs just can't be reused
-
-
-def _plain_encoder() -> Callable[[Any], str]:
-    """``json.dumps`` for plain values, raising ``_NotPlain`` for anything else (numpy …).
-
-    Builds the C encoder once instead of once per call, which is most of the
-    cost for the small output dicts nodes usually have."""
-    from json import encoder as je
-
-    if je.c_make_encoder is None:  # pragma: no cover - CPython always has it
-        return json.JSONEncoder(separators=(",", ":"), default=_refuse).encode
-    # no circular-reference markers: a cyclic value ends in RecursionError, caught below
-    c_encode = je.c_make_encoder(None, _refuse, je.encode_basestring_ascii, None, ":", ",", False, False, True)
-
-    def dumps(value: Any) -> str:
-        return "".join(c_encode(value, 0))
-
-    return dumps
-
-
-_dumps_plain = _plain_encoder()
 
 
 # --------------------------------------------------------------------------- store

@@ -48,7 +48,7 @@ class HistoryWriterProcess:
 
     def __init__(self, path: str | os.PathLike, python: str | None = None):
         if python is None and (getattr(sys, "frozen", False) or not sys.executable):
-            self._proc = None  # a bundled application's executable is the application, not Python
+            # a bundled application's executable is the application, not Python
             raise HistoryWriterGone("no Python interpreter to run the history writer with")
         argv = [python or sys.executable, "-I", "-S", sqlwrite.__file__, os.fspath(path)]
         try:
