@@ -57,6 +57,9 @@ class PlannedNode:
     type_name: str = ""
     #: runs as a process of its own (a command, or isolated): has log files
     in_subprocess: bool = False
+    #: a quick type (``NodeType.quick``) with no timeout, not isolated, not a generator: may run on
+    #: the scheduler's thread when its executor offers ``run_inline`` and its inputs are plain
+    inline: bool = False
 
 
 class RunPlan:
@@ -175,7 +178,10 @@ class RunPlan:
                                       tuple(own), frozenset(multi) if multi else _NO_MULTI,
                                       "/".join(node.path),
                                       ntype is not None and (ntype.kind == "command" or ntype.isolate
-                                                             or settings.isolate))
+                                                             or settings.isolate),
+                                      ntype is not None and ntype.quick and ntype.function is not None
+                                      and not (ntype.isolate or settings.isolate or settings.generator)
+                                      and settings.timeout_s is None)
 
         skipped: dict[str, str] = {}
         if unknown:

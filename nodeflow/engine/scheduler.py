@@ -7,7 +7,9 @@ turns what changed into ``RunEvent``s for its observers. A node is handed
 over as soon as every upstream node succeeded — not level by level.
 
 Other threads talk to it only through ``cancel()`` (thread-safe) and by
-observing events.
+observing events. Handing ready nodes over — as task batches, or run at once
+on this thread when they are quick (``NodeType.quick``) and their executor
+offers ``run_inline`` — is in ``dispatch.py``, a base class of Scheduler.
 
 Remote executors may offer ``journal_record(handle) -> dict`` (job id, work
 folder): the scheduler announces it as NODE_SUBMITTED right after submitting,
@@ -31,12 +33,13 @@ from ..executors.base import CANCELLED as T_CANCELLED
 from ..executors.base import FINAL as T_FINAL
 from ..executors.base import RUNNING as T_RUNNING
 from ..executors.base import SUCCEEDED as T_SUCCEEDED
-from ..executors.base import Executor, TaskSpec, TaskStatus
+from ..executors.base import Executor, TaskStatus
 from ..library import CommandResult, NodeError
 from ..model.gcpause import quiet_gc
 from .clock import SystemClock
+from .dispatch import Dispatching
 from .events import _NO_DATA, EventKind, RunEvent, RunObserver, wanted_kinds
-from .plan import PlannedNode, RunPlan, input_hash
+from .plan import RunPlan
 from .results import NodeResult, RunResult
 from .runfolders import new_run_id, node_dirname
 from .states import FINAL_NODE_STATES, NodeRun, NodeState, RunState, StateCounts
@@ -51,7 +54,7 @@ _NODE_QUEUED, _NODE_STARTED, _NODE_SUCCEEDED = EventKind.NODE_QUEUED, EventKind.
 _new_event = tuple.__new__  # RunEvent(...) goes through a Python-level __new__; events are made per node
 
 
-class Scheduler:
+class Scheduler(Dispatching):
     def __init__(self, plan: RunPlan, executors: Mapping[str, Executor], *,
                  observers: Iterable[RunObserver] = (), clock=None, failure_policy: str | None = None,
                  default_executor: str | None = None, run_id: str | None = None,
@@ -203,130 +206,6 @@ class Scheduler:
         self._emit(EventKind.RUN_PROGRESS, data=self._counts.progress(len(self._runs)))
         self._last_progress = self.clock.monotonic()
         self._progress_dirty = False
-
-    # -- dispatch -----------------------------------------------------------
-    def _dispatch(self) -> None:
-        now = self.clock.monotonic()
-        heap = self._retry_heap
-        while heap and heap[0][0] <= now:
-            _, name = heapq.heappop(heap)
-            if self._runs[name].state == NodeState.QUEUED and self._runs[name].handle is None:
-                self._ready.append(name)
-        for ex_name, dq in self._deferred.items():
-            limit = getattr(self.executors.get(ex_name), "max_in_flight", None)
-            while dq and (limit is None or len(self._live[ex_name]) < limit):
-                self._ready.append(dq.popleft())
-        if not self._ready:
-            return
-        batches: dict[str, list[TaskSpec]] = {}
-        ready, runs, plan_nodes, executors = self._ready, self._runs, self.plan.nodes, self.executors
-        pending_count: dict[str, int] = {}
-        #: executor name -> its in-flight limit (looked up once per dispatch, not once per node)
-        limits: dict[str, int | None] = {}
-        make_spec = self._make_spec
-        while ready:
-            name = ready.popleft()
-            nr = runs[name]
-            state = nr.state
-            if state in _FINAL or self._stopping or (nr.waiting > 0 and state is _PENDING):
-                continue
-            ex_name = nr.executor
-            if ex_name in limits:
-                limit = limits[ex_name]
-            else:
-                ex = executors.get(ex_name)
-                if ex is None:
-                    nr.attempt += 1
-                    self._fail(name, f"no executor named {ex_name!r} is configured for this run",
-                               reason="config", retry=False)
-                    continue
-                limit = limits[ex_name] = getattr(ex, "max_in_flight", None)
-            if limit is not None:
-                n = len(self._live[nr.executor]) + pending_count.get(nr.executor, 0)
-                if n >= limit:
-                    self._deferred.setdefault(nr.executor, deque()).append(name)
-                    continue
-            spec = make_spec(name, plan_nodes[name], nr)
-            if spec is None:
-                continue
-            batch = batches.get(ex_name)
-            if batch is None:
-                batch = batches[ex_name] = []
-            batch.append(spec)
-            if limit is not None:
-                pending_count[ex_name] = pending_count.get(ex_name, 0) + 1
-        for ex_name, specs in batches.items():
-            ex = self.executors[ex_name]
-            live = self._live[ex_name]
-            to_attach = [s for s in specs if s.node in self.attach] if self.attach else None
-            if to_attach:
-                specs = [s for s in specs if s.node not in self.attach]
-                for spec in to_attach:
-                    h = ex.attach(spec, self.attach.pop(spec.node))
-                    live[h] = spec.node
-                    runs[spec.node].handle = h
-            if not specs:
-                continue
-            handles = ex.submit(specs)
-            journal = getattr(ex, "journal_record", None)
-            for spec, h in zip(specs, handles):
-                live[h] = spec.node
-                runs[spec.node].handle = h
-                record = journal(h) if journal is not None else None
-                if record:
-                    self._emit(EventKind.NODE_SUBMITTED, spec.node, spec.attempt,
-                               {"executor": ex_name, **record})
-
-    def _make_spec(self, name: str, pn: PlannedNode, nr: NodeRun) -> TaskSpec | None:
-        ntype = pn.type
-        inputs = self.plan.input_values(pn, self._results)
-        nr.attempt += 1
-        if nr.attempt == 1 and self.record_hashes:
-            nr.input_hash = input_hash(pn.type_name, inputs, pn.settings)
-            prior = self.reuse.get(name)
-            if prior is not None and prior[0] == nr.input_hash and not pn.node.forcerun:
-                nr.reused = True
-                now = nr.queued_at = self.clock.time()
-                if self._emit_queued:
-                    self._emit(_NODE_QUEUED, name, nr.attempt, {"executor": nr.executor,
-                                                               "node_type": pn.type_name}, time=now)
-                self._succeed(name, dict(prior[1]))
-                return None
-        record = self.attach.get(name) if self.attach else None
-        if record is not None:
-            if not hasattr(self.executors.get(nr.executor), "attach"):
-                self.attach.pop(name)  # that executor cannot take a job over: run it again
-            else:
-                nr.attempt = max(nr.attempt, int(record.get("attempt") or 1))
-        workdir = f"{self._run_dir_str}{os.sep}{node_dirname(name)}" if self._run_dir_str else None
-        argv = env = None
-        cwd = self._base_dir
-        kind = ntype.kind
-        if kind == "command":
-            try:
-                cl = ntype.command(inputs)
-            except NodeError as e:
-                self._fail(name, str(e), reason="input", retry=False)
-                return None
-            except Exception as e:  # a bug in the node type: report, don't crash the run
-                self._fail(name, f"could not build the command: {type(e).__name__}: {e}", reason="input",
-                           retry=False)
-                return None
-            argv, env = list(cl.argv), dict(cl.env)
-            if cl.cwd:
-                cwd = cl.cwd if self._base_dir is None else os.path.join(self._base_dir, cl.cwd)
-            nr.inputs = inputs
-        self._set_state(nr, _QUEUED)
-        nr.started_emitted = False
-        nr.started_at = nr.host = nr.job_id = None
-        now = nr.queued_at = self.clock.time()
-        if self._emit_queued:
-            self._emit(_NODE_QUEUED, name, nr.attempt, {"executor": nr.executor, "node_type": pn.type_name},
-                       time=now)
-        settings = pn.settings
-        return TaskSpec(self.run_id, name, pn.node.path, kind, inputs, argv, env or {}, cwd,
-                        settings.resources, settings.timeout_s, nr.attempt,
-                        settings.isolate or ntype.isolate, workdir, nr.executor, settings.tags)
 
     # -- polling ------------------------------------------------------------
     def _poll(self) -> None:
@@ -481,11 +360,13 @@ class Scheduler:
         self._results[name] = outputs
         now = self._finish(name, _SUCCEEDED)
         pn = self.plan.nodes[name]
-        data = {"outputs": outputs, "reused": nr.reused, "exit_code": nr.exit_code, "input_hash": nr.input_hash,
-                **self._attempt_record(name, nr)}
-        if pn.in_subprocess and not nr.reused:
-            data.update(self._log_paths(name))
-        self._emit(_NODE_SUCCEEDED, name, nr.attempt, data, time=now)
+        if self.observers:  # the attempt record spelled out (see _attempt_record): made once per node
+            data = {"outputs": outputs, "reused": nr.reused, "exit_code": nr.exit_code,
+                    "input_hash": nr.input_hash, "node_type": pn.type_name, "executor": nr.executor,
+                    "queued_at": nr.queued_at, "started_at": nr.started_at, "host": nr.host, "job_id": nr.job_id}
+            if pn.in_subprocess and not nr.reused:
+                data.update(self._log_paths(name))
+            self._emit(_NODE_SUCCEEDED, name, nr.attempt, data, time=now)
         runs, ready = self._runs, self._ready
         for d in pn.downstream:
             dr = runs[d]

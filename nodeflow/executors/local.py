@@ -15,6 +15,13 @@ then the next wake-up or poll picks it up. On a short command each wake-up,
 lock and file call hands the GIL around between threads, which cost more
 than the command's own fork and exec.
 
+Quick nodes (``NodeType.quick``: plain-Python arithmetic, constants) whose
+inputs are plain values do not become tasks at all: the scheduler, seeing
+``inline_quick``, calls ``run_inline`` on its own thread. Such a function
+takes a microsecond or two; handing it to a worker costs ten times that, and
+under the GIL the worker would not run it alongside the scheduler anyway.
+``LocalSettings(inline_quick=False)`` sends them to the pool like any node.
+
 Cancel: a queued task is dropped; a running subprocess (its whole process
 group) gets SIGTERM, then SIGKILL after ``cancel_grace_s``; a running
 in-process node is reported cancelled at once and its result ignored.
@@ -33,7 +40,7 @@ from pathlib import Path
 from typing import Callable
 
 from .base import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TaskResult, TaskSpec, TaskStatus
-from ..library.invoke import invoke  # in-process nodes run through the library (the registry is injected)
+from ..library.invoke import Invocation, invoke, invoke_type  # in-process nodes run through the library (registry injected)
 from .logtail import LogTail
 
 
@@ -43,6 +50,8 @@ class LocalSettings:
     cancel_grace_s: float = 5.0
     log_poll_s: float = 0.2
     python: str = sys.executable
+    #: quick nodes with plain inputs run on the scheduler's thread (see the module's docstring)
+    inline_quick: bool = True
 
 
 #: at most this many queued in-process tasks are taken by a worker at once (fewer handoffs between threads)
@@ -75,6 +84,8 @@ class LocalExecutor:
     def __init__(self, settings: LocalSettings | None = None, *, registry=None):
         self.settings = settings or LocalSettings()
         self.max_concurrency = self.settings.jobs
+        #: the scheduler may call ``run_inline`` for quick nodes with plain inputs
+        self.inline_quick = self.settings.inline_quick
         self._registry = registry
         self._lock = threading.Lock()
         self._work: deque[_Task] = deque()
@@ -202,6 +213,12 @@ class LocalExecutor:
             return "", ""
         d = Path(task.spec.workdir)
         return tuple(_read_text(d / f) for f in ("stdout.txt", "stderr.txt"))  # type: ignore[return-value]
+
+    def run_inline(self, ntype, inputs: dict, run_id: str, node: str, workdir: str | None,
+                   cwd: str | None) -> Invocation:
+        """Run a quick in-process node of the type ``ntype`` (the plan resolved it) now, on the
+        calling (scheduler's) thread. Arguments by position: called once per node."""
+        return invoke_type(ntype, inputs, run_id, node, workdir, cwd)
 
     def poll_interval(self) -> float:
         # subprocesses don't wake the scheduler as they start (poll reports them running): while any

@@ -185,6 +185,12 @@ class NodeType:
     origin: str = "builtin"
     #: not offered in the editor's palette (e.g. nodeflow's hidden workflow-settings node)
     hidden: bool = False
+    #: a promise: ``function`` is plain Python that takes microseconds on plain values (numbers,
+    #: text, short lists of them), touches no files and never waits. The local executor then runs
+    #: the node on the scheduler's own thread when its inputs are plain (``invoke.plain_inputs``)
+    #: — a hand-off to a worker thread costs more than such a function, and under the GIL a worker
+    #: would not run it alongside the scheduler anyway. Inputs that are arrays go to the thread pool.
+    quick: bool = False
 
     def __post_init__(self):
         if (self.function is None) == (self.command is None) and self.path[0] != "types":

@@ -149,7 +149,8 @@ def _compare(i, ctx):
 
 
 def _t(name, terminals, fn, description):
-    return NodeType(("math", name), tuple(terminals), function=fn, description=description)
+    # quick: pure arithmetic; on plain numbers it takes microseconds (Power refuses huge integers)
+    return NodeType(("math", name), tuple(terminals), function=fn, description=description, quick=True)
 
 
 TYPES = [

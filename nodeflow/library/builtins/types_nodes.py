@@ -10,7 +10,8 @@ def _constant(name: str, terminal: str, dtype: str, default, widget: str) -> Nod
     def run(inputs, ctx, _t=terminal):
         return {_t: inputs[_t]}
 
-    return NodeType(("types", name), (spec,), function=run, description=f"a constant {name.lower()}")
+    return NodeType(("types", name), (spec,), function=run, description=f"a constant {name.lower()}",
+                    quick=True)
 
 
 TYPES = [
