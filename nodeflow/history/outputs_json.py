@@ -4,9 +4,10 @@ through one C encoder made once; anything else takes the walk through ``encode``
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
 
 from ..model.values import encode, json_default
+from .sqlwrite import compact_json_encoder
 
 __all__ = ["encode_outputs"]
 
@@ -36,22 +37,6 @@ def encode_outputs(outputs: Any) -> str | None:
         return None  # not storable: the attempt is recorded, its outputs just can't be reused
 
 
-def _plain_encoder() -> Callable[[Any], str]:
-    """``json.dumps`` for plain values, raising ``_NotPlain`` for anything else (numpy …).
-
-    Builds the C encoder once instead of once per call, which is most of the
-    cost for the small output dicts nodes usually have."""
-    from json import encoder as je
-
-    if je.c_make_encoder is None:  # pragma: no cover - CPython always has it
-        return json.JSONEncoder(separators=(",", ":"), default=_refuse).encode
-    # no circular-reference markers: a cyclic value ends in RecursionError, caught below
-    c_encode = je.c_make_encoder(None, _refuse, je.encode_basestring_ascii, None, ":", ",", False, False, True)
-
-    def dumps(value: Any) -> str:
-        return "".join(c_encode(value, 0))
-
-    return dumps
-
-
-_dumps_plain = _plain_encoder()
+#: json.dumps for plain values, raising _NotPlain for anything else (numpy …); the writer process
+#: encodes with the same encoder (sqlwrite.compact_json_encoder), so both give the same text
+_dumps_plain = compact_json_encoder(_refuse)

@@ -46,13 +46,17 @@ from typing import Any, Callable
 
 from ..engine.events import EventKind, RunEvent
 from .store import ATTEMPT_COLUMNS, HistoryStore, encode_attempt_values
-from .writer_process import HistoryWriteError, HistoryWriterGone, HistoryWriterProcess
+from .writer_process import HistoryWriteError, HistoryWriterGone, HistoryWriterProcess, RowsNotPlain
 
 __all__ = ["HistoryRecorder", "WRITER_PROCESS_MIN_ROWS"]
 
 #: in background mode, a batch of at least this many rows starts the history writer process
 #: (writer_process.py), which then writes every later batch of the recorder
 WRITER_PROCESS_MIN_ROWS = 500
+#: while the writer process is idle, this many finished rows are enough for a batch
+IDLE_FLUSH_MIN_ROWS = 64
+#: put in the writer thread's queue by a big run's RUN_STARTED
+_START_PROCESS: list[Any] = []
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +148,11 @@ class HistoryRecorder:
                  process_min_rows: int | None = WRITER_PROCESS_MIN_ROWS):
         """``background``: write batches on a thread of the recorder's own (started when a run
         starts, stopped by ``close()``), so SQLite works while the scheduler goes on. That thread
-        hands batches to a writer process once one of at least ``process_min_rows`` rows comes
-        (None: never; stores without a file never do): SQLite then runs on another core and does
-        not take turns at the GIL with the run."""
+        hands batches to a writer process once a run of at least ``process_min_rows`` nodes starts
+        (the process starts with it) or a batch that big comes (None: never; stores without a file
+        never do): SQLite then runs on another core and does not take turns at the GIL with the
+        run. While the process is idle, ``IDLE_FLUSH_MIN_ROWS`` finished rows make a batch, so
+        batches follow its pace and the last one, which the end of the run waits for, is small."""
         self.background = background
         self.process_min_rows = process_min_rows
         self._process: HistoryWriterProcess | None = None
@@ -164,6 +170,8 @@ class HistoryRecorder:
         #: runs whose final events carry their attempt record (RUN_STARTED's ``attempt_records``)
         self._record_runs: set[str] = set()
         self._next_flush = clock() + self.flush_interval_s
+        #: the writer process has written every batch handed to it: the next rows go at once
+        self._idle = False
         self.last_error: BaseException | None = None
 
     # -- observer ------------------------------------------------------------------------
@@ -207,7 +215,8 @@ class HistoryRecorder:
                 self._coerced(event)
             return
         done = self._done
-        if done and (len(done) >= self.flush_every or self._clock() >= self._next_flush):
+        if done and (len(done) >= self.flush_every or (self._idle and len(done) >= IDLE_FLUSH_MIN_ROWS)
+                     or self._clock() >= self._next_flush):
             self.flush()
 
     def _coerced(self, event: RunEvent) -> None:
@@ -242,7 +251,16 @@ class HistoryRecorder:
             try:
                 if batch is None:
                     return
+                if batch is _START_PROCESS:
+                    if self._process is None and self.process_min_rows is not None:
+                        self._start_process()
+                    self._idle = self._process is not None and q.unfinished_tasks == 1
+                    continue
                 self._write_batch(batch)
+                # with the writer process, hand it rows again as soon as it is free: batches follow
+                # the pace at which it writes, and the run's last batch (written while the run
+                # waits) is small
+                self._idle = self._process is not None and q.unfinished_tasks == 1
             except Exception as e:  # keep the rows: the next flush tries them again
                 if self.last_error is None or type(e) is not type(self.last_error):
                     log.exception("could not write run history to %s", getattr(self.store, "path", self.store))
@@ -260,17 +278,25 @@ class HistoryRecorder:
         if proc is None:
             self.store.upsert_attempt_values(batch)
             return
-        params = encode_attempt_values(batch)
+        params = None
         try:
-            proc.write(params)
-            return
+            try:
+                refused = proc.write(batch)  # as they are: the child encodes plain outputs itself
+                if refused:  # outputs it could not encode (numpy values): encoded here, filled in
+                    proc.write(encode_attempt_values([batch[i] for i in refused]))
+                return
+            except RowsNotPlain:  # values marshal refuses: all encoded here
+                params = encode_attempt_values(batch)
+                proc.write(params)
+                return
         except HistoryWriteError as e:
+            params = params if params is not None else encode_attempt_values(batch)
             log.warning("the history writer process could not write %d rows (%s): writing them from here",
                         len(params), e)
         except HistoryWriterGone as e:
             log.warning("%s: the run history is written from this process from now on", e)
             self._process, self.process_min_rows = None, None
-        self.store.write_encoded_attempts(params)
+        self.store.write_encoded_attempts(params if params is not None else encode_attempt_values(batch))
 
     def _start_process(self) -> HistoryWriterProcess | None:
         path = getattr(self.store, "path", None)
@@ -320,6 +346,7 @@ class HistoryRecorder:
                 while failed:
                     again.append(failed.popleft())
                 batch[:0] = again
+            self._idle = False
             self._queue.put(batch)
         else:
             try:
@@ -396,6 +423,9 @@ class HistoryRecorder:
         total = d.get("total")
         if total is None and nodes is not None:
             total = len(nodes)
+        if (self._queue is not None and self.process_min_rows is not None and isinstance(total, int)
+                and total >= self.process_min_rows):
+            self._queue.put(_START_PROCESS)  # a big run: the writer process starts while the run does
         path = d.get("workflow_path")
         if path is not None:
             # ``nodeflow history FILE`` finds runs by absolute path; a relative one is relative to here
@@ -441,6 +471,11 @@ class HistoryRecorder:
             row[_JOB_ID] = v if v is None or v.__class__ is str else _text(v)
 
     def _node_succeeded(self, e: RunEvent) -> None:
+        if e.run_id in self._record_runs and e.attempt > 0 and e.data:
+            key = (e.run_id, e.node, e.attempt)
+            if key not in self._rows and key not in self._done:  # the usual: no row of it yet
+                self._record_succeeded(key, e)
+                return
         key, row = self._final_row(e)
         d = e.data
         if d:
@@ -458,6 +493,29 @@ class HistoryRecorder:
         else:
             row[_REUSED] = 0
         self._finish(key, row, e, "succeeded")
+
+    def _record_succeeded(self, key: tuple[str, str, int], e: RunEvent) -> None:
+        """The whole row of a succeeded attempt from its one event (``attempt_records``), made in
+        one step: the same values ``_row``, ``_fill_record`` and ``_node_succeeded`` give."""
+        run = self._runs.get(e.run_id)
+        if run is None:
+            run = self._runs[e.run_id] = _Run()
+        attempts = run.attempts
+        if e.attempt > attempts.get(e.node, 0):
+            attempts[e.node] = e.attempt
+        g = e.data.get
+        nt, ex, host, job = g("node_type"), g("executor"), g("host"), g("job_id")
+        nt = run.node_types.get(e.node) if nt is None else nt if nt.__class__ is str else _type_path(nt)
+        ex = run.executor if ex is None else ex if ex.__class__ is str else _text(ex)
+        code, ih, out, err = g("exit_code"), g("input_hash"), g("stdout_path"), g("stderr_path")
+        self._done[key] = [
+            key[0], key[1], key[2], nt, ex, host if host is None or host.__class__ is str else _text(host),
+            g("queued_at"), g("started_at"), e.time, "succeeded",
+            code if code is None or code.__class__ is int else _int(code), None, None,
+            out if out is None or out.__class__ is str else _text(out),
+            err if err is None or err.__class__ is str else _text(err),
+            job if job is None or job.__class__ is str else _text(job),
+            ih if ih is None or ih.__class__ is str else _text(ih), g("outputs"), 1 if g("reused") else 0]
 
     def _node_failed(self, e: RunEvent) -> None:
         key, row = self._final_row(e)

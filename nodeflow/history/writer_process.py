@@ -10,9 +10,16 @@ The child is ``sqlwrite.py`` run as a script with ``-I -S`` (a bare
 interpreter: it imports nothing of nodeflow or site-packages) on the same
 file, through its own SQLite connection (the file is in WAL mode, so the
 store's connection in this process reads and writes alongside it).
-``write(params)`` hands it one batch and returns once the batch is
+``write(rows)`` hands it one batch and returns once the batch is
 committed; the recorder's writer thread is the one caller, so batches are
-written in order.
+written in order. Rows go as they are — outputs included, which the child
+encodes as JSON (so this process does not). ``write`` returns the indexes of
+rows whose outputs the child could not encode (numpy values: marshal sends
+them as bytes), and raises ``RowsNotPlain`` for rows marshal refuses; either
+way the caller encodes those itself (``encode_attempt_values``) and sends them
+again.
+``close()`` does not wait for the child to exit (every batch is committed by
+then); a daemon thread reaps it.
 
 Errors: a batch the child could not write raises ``HistoryWriteError`` (the
 child lives on; the caller keeps the rows and tries again). A child that
@@ -24,12 +31,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from typing import Any, Sequence
 
 from . import sqlwrite
-from .store import ROWS_PER_STATEMENT, UPSERT_ROW_SQL, UPSERT_ROWS_SQL
+from .store import ATTEMPT_COLUMNS, ROWS_PER_STATEMENT, UPSERT_ROW_SQL, UPSERT_ROWS_SQL
 
-__all__ = ["HistoryWriteError", "HistoryWriterGone", "HistoryWriterProcess"]
+__all__ = ["HistoryWriteError", "HistoryWriterGone", "HistoryWriterProcess", "RowsNotPlain"]
 
 #: how long close() waits for the child to finish its last batch before killing it
 CLOSE_TIMEOUT_S = 30.0
@@ -37,6 +45,10 @@ CLOSE_TIMEOUT_S = 30.0
 
 class HistoryWriteError(RuntimeError):
     """The writer process could not write a batch (nothing of it was written)."""
+
+
+class RowsNotPlain(HistoryWriteError):
+    """The rows hold values the wire cannot carry (nothing was sent)."""
 
 
 class HistoryWriterGone(RuntimeError):
@@ -60,30 +72,38 @@ class HistoryWriterProcess:
             raise HistoryWriterGone(f"cannot start the history writer ({argv[0]}): {e.strerror or e}") from None
         self.pid = self._proc.pid
         try:
-            sqlwrite.send(self._proc.stdin, (UPSERT_ROWS_SQL, UPSERT_ROW_SQL, ROWS_PER_STATEMENT))
+            sqlwrite.send(self._proc.stdin, (UPSERT_ROWS_SQL, UPSERT_ROW_SQL, ROWS_PER_STATEMENT,
+                                             ATTEMPT_COLUMNS.index("outputs")))
         except OSError as e:
             self._gone(f"the history writer stopped at once: {e}")
 
-    def write(self, params: Sequence[Sequence[Any]]) -> None:
-        """Write rows made by ``encode_attempt_values`` in one transaction of the child's."""
+    def write(self, rows: Sequence[Sequence[Any]]) -> list[int]:
+        """Write rows in ``ATTEMPT_COLUMNS`` order in one transaction of the child's: plain values,
+        outputs raw or encoded (``encode_attempt_values``). Returns the indexes of rows written
+        with their outputs left NULL because the child could not encode them."""
         proc = self._proc
         if proc is None:
             raise HistoryWriterGone("the history writer is closed")
         try:
-            data = sqlwrite.frame(params if isinstance(params, list) else list(params))
+            data = sqlwrite.frame(rows if isinstance(rows, list) else list(rows))
         except ValueError as e:  # marshal takes plain values only
-            raise HistoryWriteError(f"rows the history writer cannot take: {e}") from None
+            raise RowsNotPlain(f"rows the history writer cannot take: {e}") from None
         try:
             proc.stdin.write(data)
             proc.stdin.flush()
             answer = sqlwrite.receive(proc.stdout)
         except (OSError, EOFError, ValueError) as e:  # (ValueError: a garbled answer)
             self._gone(f"the history writer (pid {self.pid}) stopped: {e}")
-        if answer is not None:
-            raise HistoryWriteError(str(answer))
+        if answer is None:
+            return []
+        if isinstance(answer, list):
+            return answer
+        raise HistoryWriteError(str(answer))
 
     def close(self) -> None:
-        """Let the child finish and exit (closing its stdin); kill it if it hangs."""
+        """Let the child exit (closing its stdin: every batch written is committed already). A
+        daemon thread reaps it, killing it if it hangs: the run need not wait for an interpreter
+        to shut down."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -91,12 +111,7 @@ class HistoryWriterProcess:
             proc.stdin.close()
         except OSError:
             pass
-        try:
-            proc.wait(timeout=CLOSE_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+        threading.Thread(target=_reap, args=(proc,), name="nodeflow-history-writer-reaper", daemon=True).start()
 
     def _gone(self, message: str):
         proc, self._proc = self._proc, None
@@ -109,3 +124,12 @@ class HistoryWriterProcess:
                 except OSError:
                     pass
         raise HistoryWriterGone(message)
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    try:
+        proc.wait(timeout=CLOSE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()

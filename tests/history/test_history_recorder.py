@@ -372,3 +372,26 @@ def test_queued_and_started_events_are_made_only_when_an_observer_looks_at_them(
     loud = EventCollector()
     run_workflow(wf, registry=reg, jobs=1, runs_dir=tmp_path / "runs", observers=[loud])
     assert len(loud.of(K.NODE_QUEUED)) == len(loud.of(K.NODE_STARTED)) == 2
+
+
+def test_a_succeeded_attempt_record_makes_the_same_row_in_one_step_as_the_general_path(tmp_path, events):
+    ev = events()
+    started = ev.run_started(1, attempt_records=True)
+    done = ev.succeeded("n", outputs={"x": 1.5}, reused=False, exit_code=None, input_hash="ih",
+                        node_type=("math", "Add"), executor="local", queued_at=5.0, started_at=6.0, host="here",
+                        job_id=None)
+    rows = []
+    for general in (False, True):
+        with HistoryStore(tmp_path / f"{general}.sqlite") as store:
+            rec = HistoryRecorder(store)
+            rec.on_event(started)
+            if general:
+                rec._row(done)  # a row of the attempt exists already: the general path fills it in
+            rec.on_event(done)
+            rec.flush()
+            rows.append(store.attempts(ev.run_id))
+    assert rows[0] == rows[1]
+    r = rows[0][0]
+    assert (r["node_type"], r["executor"], r["host"], r["queued_at"], r["started_at"], r["finished_at"],
+            r["state"], r["input_hash"], r["outputs"], r["reused"]) == (
+        "math/Add", "local", "here", 5.0, 6.0, done.time, "succeeded", "ih", {"x": 1.5}, 0)

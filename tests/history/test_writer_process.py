@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ import pytest
 from nodeflow.engine import run_workflow
 from nodeflow.history import HistoryRecorder, HistoryStore
 from nodeflow.history import writer_process as wp
+from nodeflow.history.recorder import IDLE_FLUSH_MIN_ROWS
+from nodeflow.history.outputs_json import encode_outputs
 from nodeflow.history.store import ATTEMPT_COLUMNS, encode_attempt_values
 from nodeflow.library import builtin_registry
 from nodeflow.model import Workflow
@@ -35,6 +38,14 @@ def alive(pid):
         return False
     with open(f"/proc/{pid}/stat") as f:  # a zombie is gone too (reaped by close())
         return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def exits_soon(pid, timeout_s=10.0):
+    """The child exits (and is reaped) by itself after close(), which does not wait for it."""
+    deadline = time.monotonic() + timeout_s
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not alive(pid)
 
 
 def test_a_child_process_writes_batches_into_the_store_file_and_exits_on_close(db_path):
@@ -57,7 +68,7 @@ def test_a_child_process_writes_batches_into_the_store_file_and_exits_on_close(d
             "failed", "boom", "h", 7.0, {"out": math.inf})
         pid = proc.pid
         proc.close()
-        assert not alive(pid)
+        assert exits_soon(pid)
         with pytest.raises(wp.HistoryWriterGone, match="closed"):
             proc.write([row("late")])
 
@@ -66,7 +77,7 @@ def test_a_batch_the_child_cannot_write_raises_and_writes_nothing_of_it(db_path)
     with HistoryStore(db_path) as store:
         proc = wp.HistoryWriterProcess(store.path)
         try:
-            bad = [*encode_attempt_values([row("a")]), row("b")[:5]]  # the second row lacks columns
+            bad = [*encode_attempt_values([row("a")]), row("b") + ["extra"]]  # the second row: a column too many
             with pytest.raises(wp.HistoryWriteError, match="bindings"):
                 proc.write(bad)
             assert store.attempts("run-1") == []  # the whole batch rolled back
@@ -76,6 +87,33 @@ def test_a_batch_the_child_cannot_write_raises_and_writes_nothing_of_it(db_path)
             assert [a["node"] for a in store.attempts("run-1")] == ["a", "b"]
         finally:
             proc.close()
+
+
+def test_plain_outputs_sent_raw_are_encoded_by_the_child_as_the_store_encodes_them(db_path):
+    outs = [{"x": 1.5, "s": "é\n\"q\"", "l": [1, None, True], "nan": math.nan, "big": 2**70}, None,
+            {"t": (1, 2), "d": {"k": -0.0}}, {}]
+    with HistoryStore(db_path) as store:
+        proc = wp.HistoryWriterProcess(store.path)
+        try:
+            assert proc.write([row(f"n{i}", outputs=o) for i, o in enumerate(outs)]) == []  # not encoded here
+            # numpy values reach the child as bytes (marshal takes any buffer): written without
+            # outputs and named, for the caller to encode and send again
+            arr = [row("np0", outputs={"a": np.arange(3)}), row("ok", outputs={"b": 1}),
+                   row("np1", outputs={"f": np.float64(2.5)})]
+            assert proc.write(arr) == [0, 2]
+            assert dict(sqlite3.connect(db_path).execute("SELECT node, outputs FROM attempts WHERE node LIKE 'np%'")) == {
+                "np0": None, "np1": None}
+            proc.write(encode_attempt_values([arr[0], arr[2]]))
+            with pytest.raises(wp.RowsNotPlain):  # what marshal refuses, nothing is sent
+                proc.write([row("obj", outputs={"o": object()})])
+        finally:
+            proc.close()
+        stored = dict(sqlite3.connect(db_path).execute("SELECT node, outputs FROM attempts"))
+        assert stored == {**{f"n{i}": encode_outputs(o) for i, o in enumerate(outs)}, "ok": '{"b":1}',
+                          "np0": encode_outputs({"a": np.arange(3)}), "np1": encode_outputs({"f": np.float64(2.5)})}
+        got = {a["node"]: a["outputs"] for a in store.attempts("run-1")}
+        np.testing.assert_array_equal(got["np0"]["a"], np.arange(3))
+        assert got["np1"] == {"f": 2.5}
 
 
 def test_a_dead_or_unstartable_child_is_reported_gone(db_path, tmp_path):
@@ -95,6 +133,48 @@ def test_a_bundled_application_does_not_start_itself_as_the_writer(db_path, monk
         wp.HistoryWriterProcess(store.path)
 
 
+def test_the_recorder_sends_outputs_raw_and_encodes_only_those_the_child_cannot(db_path, events):
+    ev = events()
+    outs = {"p0": {"out": 0.5}, "a1": {"out": np.arange(4.0)}, "p2": {"out": [1, "x"]}, "s3": {"out": np.int64(7)},
+            "o4": {"out": {1, 2}}}  # a set: marshal takes it, the child's JSON does not; the store's encoder does
+    with HistoryStore(db_path) as store:
+        rec = HistoryRecorder(store, flush_every=len(outs), flush_interval_s=1e9, background=True,
+                              process_min_rows=1)
+        rec.on_event(ev.run_started(len(outs)))
+        for n, o in outs.items():
+            for e in ev.node_ok(n, outputs=o):
+                rec.on_event(e)
+        rec.wait_written()
+        assert rec._process is not None and rec.last_error is None
+        got = {a["node"]: a["outputs"] for a in store.attempts(ev.run_id)}
+        rec.close()
+    assert got["p0"] == {"out": 0.5} and got["p2"] == {"out": [1, "x"]} and got["s3"] == {"out": 7}
+    np.testing.assert_array_equal(got["a1"]["out"], np.arange(4.0))
+    assert got["o4"] == {"out": [1, 2]}
+
+
+def test_a_big_run_starts_the_process_with_the_run_and_batches_follow_its_pace(db_path, events):
+    ev = events()
+    with HistoryStore(db_path) as store:
+        rec = HistoryRecorder(store, flush_every=10_000, flush_interval_s=1e9, background=True,
+                              process_min_rows=500)
+        rec.on_event(ev.run_started(600))
+        rec.wait_written()
+        proc = rec._process
+        assert proc is not None and alive(proc.pid)  # before any row
+        # the process is idle: a few dozen finished rows are a batch, not flush_every's 10,000
+        _feed(rec, ev, [f"n{i}" for i in range(IDLE_FLUSH_MIN_ROWS)])
+        rec.wait_written()
+        assert len(store.attempts(ev.run_id)) == IDLE_FLUSH_MIN_ROWS and rec.pending == 0
+        _feed(rec, ev, [f"m{i}" for i in range(IDLE_FLUSH_MIN_ROWS - 1)])  # fewer: kept for now
+        rec.wait_written()
+        assert len(store.attempts(ev.run_id)) == IDLE_FLUSH_MIN_ROWS and rec.pending == IDLE_FLUSH_MIN_ROWS - 1
+        rec.on_event(ev.run_finished())
+        assert len(store.attempts(ev.run_id)) == 2 * IDLE_FLUSH_MIN_ROWS - 1 and rec._process is proc
+        rec.close()
+        assert exits_soon(proc.pid)
+
+
 def _feed(rec, events, names):
     for n in names:
         for e in events.node_ok(n):
@@ -105,7 +185,7 @@ def test_the_recorder_hands_big_batches_to_the_process_and_falls_back_to_the_sto
     ev = events()
     with HistoryStore(db_path) as store:
         rec = HistoryRecorder(store, flush_every=5, flush_interval_s=1e9, background=True, process_min_rows=5)
-        rec.on_event(ev.run_started(30))
+        rec.on_event(ev.run_started(4))  # announced small (it grows): no process until a big batch comes
         _feed(rec, ev, [f"a{i}" for i in range(4)])  # fewer than 5 finished: nothing handed over
         rec.flush()  # a batch of 4: written by the thread, no process
         rec.wait_written()
@@ -201,7 +281,7 @@ def test_a_big_run_writes_its_history_through_the_process(tmp_path, monkeypatch)
     with HistoryStore(tmp_path / "h.sqlite") as store:
         res = run_workflow(wf, registry=reg, jobs=2, history=store, runs_dir=tmp_path / "runs")
         assert res.state.value == "succeeded" and res.nodes[prev].outputs["result"] == 1
-        assert len(started) == 1 and not alive(started[0])  # used, and stopped with the run
+        assert len(started) == 1 and exits_soon(started[0])  # used, and stopped with the run
         rows = store.attempts(res.run_id)
         assert len(rows) == 300 and {(r["state"], r["executor"], r["node_type"]) for r in rows} == {
             ("succeeded", "local", "math/Add")}
