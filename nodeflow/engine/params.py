@@ -70,6 +70,23 @@ def names_used(value: Any, found: set[str] | None = None) -> set[str]:
     return found
 
 
+def has_placeholder(value: Any) -> bool:
+    """Whether ``value`` (text, or lists and dicts of it) holds a ``{{...}}``: ``names_used`` without
+    collecting them, asked of every terminal value before a run."""
+    c = value.__class__
+    if c is str:
+        return "{{" in value and PLACEHOLDER.search(value) is not None
+    if c is float or c is int or value is None or c is bool:
+        return False
+    if isinstance(value, str):
+        return bool(names_used(value))
+    if isinstance(value, list):
+        return any(has_placeholder(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_placeholder(v) for v in value.values())
+    return False
+
+
 def substitute(value: Any, values: Mapping[str, str]) -> Any:
     if isinstance(value, str):
         if "{{" not in value:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..model import Workflow
-from .params import ParameterError, expand, names_used, normalise
+from .params import ParameterError, expand, has_placeholder, normalise
 from .plan import PlanError
 from .settings import SettingsError, WorkflowSettings
 from .subworkflows import SubworkflowError, file_resolver, has_subworkflows, inline
@@ -31,8 +31,12 @@ def run_parameters(wf: Workflow, overrides: Mapping[str, Any] | None = None) -> 
 
 
 def _uses_placeholders(wf: Workflow) -> bool:
-    return any(names_used(t.value) for n in wf.nodes.values() for t in n.terminals.values()
-               if isinstance(t.value, (str, list, dict)))
+    for n in wf.nodes.values():
+        for t in n.terminals.values():
+            v = t.value
+            if v.__class__ is not float and has_placeholder(v):  # (a float, the usual, holds none)
+                return True
+    return False
 
 
 def prepare(wf: Workflow, *, registry=None, params: Mapping[str, Any] | None = None,

@@ -110,3 +110,12 @@ def test_fan_in_into_a_single_input_is_refused_clearly(tmp_path):
     with pytest.raises(PlanError) as e:
         run_workflow(wf, registry=reg, runs_dir=tmp_path, params={"X": ["a", "b"]})
     assert "takes one connection" in str(e.value)
+
+
+def test_has_placeholder_agrees_with_names_used():
+    from nodeflow.engine.params import has_placeholder, names_used
+
+    values = ["plain", "{{N}}", "a {{ N }} b", "{{", "{{}}", "{x}", 1.5, 3, True, None, [], ["a", ["{{N}}"]],
+              {"k": "{{N}}"}, {"k": 1}, ("{{N}}",)]
+    for v in values:
+        assert has_placeholder(v) == bool(names_used(v)), v
