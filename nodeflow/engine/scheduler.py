@@ -360,13 +360,16 @@ class Scheduler(Dispatching):
         self._results[name] = outputs
         now = self._finish(name, _SUCCEEDED)
         pn = self.plan.nodes[name]
-        if self.observers:  # the attempt record spelled out (see _attempt_record): made once per node
+        observers = self.observers
+        if observers:  # the attempt record spelled out (see _attempt_record), the event made here: per node
             data = {"outputs": outputs, "reused": nr.reused, "exit_code": nr.exit_code,
                     "input_hash": nr.input_hash, "node_type": pn.type_name, "executor": nr.executor,
                     "queued_at": nr.queued_at, "started_at": nr.started_at, "host": nr.host, "job_id": nr.job_id}
             if pn.in_subprocess and not nr.reused:
                 data.update(self._log_paths(name))
-            self._emit(_NODE_SUCCEEDED, name, nr.attempt, data, time=now)
+            ev = _new_event(RunEvent, (_NODE_SUCCEEDED, self.run_id, now, name, nr.attempt, data))
+            for o in observers:
+                o.on_event(ev)
         runs, ready = self._runs, self._ready
         for d in pn.downstream:
             dr = runs[d]
@@ -409,7 +412,11 @@ class Scheduler(Dispatching):
                 reason: str | None = None) -> float:
         """Put the node in its final ``state``; returns the time it finished."""
         nr = self._runs[name]
-        self._set_state(nr, state)
+        counts = self._counts  # _set_state, spelled out: once per node
+        counts[nr.state] -= 1
+        counts[state] += 1
+        nr.state = state
+        self._progress_dirty = True
         nr.error = error if error is not None else (reason if state == NodeState.SKIPPED else None)
         nr.reason = reason
         now = nr.finished_at = self.clock.time()

@@ -182,15 +182,15 @@ class HistoryRecorder:
     def on_event(self, event: RunEvent) -> None:
         kind = event.kind
         if event.node is not None:
-            if kind is _QUEUED or kind is _STARTED:
+            if kind is _SUCCEEDED:  # the usual event, first
+                self._node_succeeded(event)
+            elif kind is _QUEUED or kind is _STARTED:
                 if event.run_id in self._record_runs:
                     return  # the final event brings all of it
                 if kind is _QUEUED:
                     self._node_queued(event)
                 else:
                     self._node_started(event)
-            elif kind is _SUCCEEDED:
-                self._node_succeeded(event)
             elif kind is _FAILED:
                 self._node_failed(event)
             elif kind is _RETRYING:

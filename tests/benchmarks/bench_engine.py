@@ -2,7 +2,9 @@
 
 1. Scheduler overhead per node: a 10,000-node layered DAG of in-process math
    nodes with history on, against a 100-node one (start-up cancels out):
-   (t(10,000) - t(100)) / 9,900. Goal <= 50 µs/node.
+   (t(10,000) - t(100)) / 9,900, planning and validation included. Goal <= 50
+   µs/node. Also printed: the same without history, and with the quick math
+   nodes sent through the thread pool instead of run inline.
 2. 500 command nodes running `true` with 2 jobs, against `xargs -P2` running
    the same 500 commands: wall-time ratio (median over runs taking turns with
    xargs). Goal <= 1.15.
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 from nodeflow.engine import run_workflow
+from nodeflow.executors.local import LocalExecutor, LocalSettings
 from nodeflow.history.store import HistoryStore
 from nodeflow.library import builtin_registry
 from nodeflow.model import Workflow
@@ -53,12 +56,17 @@ def layered_math(n: int, width: int = 50, seed: int = 1) -> Workflow:
     return wf
 
 
-def time_run(wf: Workflow, tmp: Path, jobs: int, history: bool) -> float:
+def time_run(wf: Workflow, tmp: Path, jobs: int, history: bool, inline_quick: bool = True) -> float:
     reg = builtin_registry()
     store = HistoryStore(tmp / f"h{random.random()}.sqlite") if history else None
+    executors = None
+    if not inline_quick:  # every node through the thread pool, as before quick nodes ran inline
+        executors = {"local": LocalExecutor(LocalSettings(jobs=jobs, inline_quick=False), registry=reg)}
     t0 = time.perf_counter()
-    res = run_workflow(wf, registry=reg, jobs=jobs, history=store, runs_dir=tmp / "runs")
+    res = run_workflow(wf, registry=reg, jobs=jobs, history=store, runs_dir=tmp / "runs", executors=executors)
     dt = time.perf_counter() - t0
+    for ex in (executors or {}).values():
+        ex.close()
     if store:
         store.close()
     assert res.state.value == "succeeded", res.counts()
@@ -75,6 +83,18 @@ def bench_overhead(tmp: Path, repeats: int = 3) -> None:
           f"-> {per_node*1e6:.1f} µs/node (history on, {jobs} threads; goal <= 50 µs/node)")
     t_nohist = statistics.median(time_run(big, tmp, jobs, False) for _ in range(repeats))
     print(f"  10,000 nodes without history: {t_nohist*1e3:.1f} ms")
+    # the same with the quick math nodes sent through the thread pool (LocalSettings.inline_quick off);
+    # pool and inline runs take turns, so a machine that drifts meanwhile weighs on both
+    pairs = []
+    for _ in range(repeats):
+        pool_small = time_run(small, tmp, jobs, True, inline_quick=False)
+        pool_big = time_run(big, tmp, jobs, True, inline_quick=False)
+        inline = (time_run(big, tmp, jobs, True) - time_run(small, tmp, jobs, True)) / 9_900
+        pairs.append(((pool_big - pool_small) / 9_900, inline))
+    pool = statistics.median(p for p, _ in pairs)
+    ratio = statistics.median(i / p for p, i in pairs)
+    print(f"  quick nodes through the thread pool instead of inline: {pool*1e6:.1f} µs/node "
+          f"(inline/pool ratio {ratio:.2f}, median of {repeats} paired runs)")
 
 
 def true_commands(n: int) -> Workflow:
