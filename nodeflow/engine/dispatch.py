@@ -87,8 +87,7 @@ class Dispatching:
                         self._submit(batches)
                         batches, pending_count = {}, {}
                     self._maybe_progress()
-                    if self._cancel_requested and self._stopping != "cancel":
-                        self._stop("cancel")
+                    self._honour_cancel()
                 continue
             spec = make_spec(name, pn, nr, inputs)
             if spec is None:
@@ -139,22 +138,24 @@ class Dispatching:
                 nr.reused = True
                 now = nr.queued_at = self.clock.time()
                 if self._emit_queued:
-                    self._emit(_NODE_QUEUED, name, nr.attempt, {"executor": nr.executor,
-                                                               "node_type": pn.type_name}, time=now)
+                    self._queued_event(name, pn, nr, now)
                 self._succeed(name, dict(prior[1]))
                 return None
         return inputs
+
+    def _queued_event(self, name: str, pn: PlannedNode, nr: NodeRun, now: float) -> None:
+        """NODE_QUEUED of the node's current attempt (callers ask ``_emit_queued`` first: some
+        observer looks at it)."""
+        self._emit(_NODE_QUEUED, name, nr.attempt, {"executor": nr.executor, "node_type": pn.type_name}, time=now)
 
     def _run_inline(self, name: str, pn: PlannedNode, nr: NodeRun, inputs: dict[str, Any], run) -> None:
         """A quick node run here by its executor's ``run_inline`` (no task, no worker thread): the
         same events and outcomes as a node that went through the pool. It stays pending in the
         state counts until it ends — nobody can look in between, this thread is busy with it."""
-        time_now = self.clock.time
-        now = nr.queued_at = nr.started_at = time_now()
+        now = nr.queued_at = nr.started_at = self.clock.time()
         nr.host, nr.job_id, nr.started_emitted = self.host, None, True
         if self._emit_queued:
-            self._emit(_NODE_QUEUED, name, nr.attempt, {"executor": nr.executor, "node_type": pn.type_name},
-                       time=now)
+            self._queued_event(name, pn, nr, now)
         if self._emit_started:
             self._emit(_NODE_STARTED, name, nr.attempt, {"executor": nr.executor, "host": nr.host,
                                                          "job_id": None}, time=now)
@@ -200,8 +201,7 @@ class Dispatching:
         nr.started_at = nr.host = nr.job_id = None
         now = nr.queued_at = self.clock.time()
         if self._emit_queued:
-            self._emit(_NODE_QUEUED, name, nr.attempt, {"executor": nr.executor, "node_type": pn.type_name},
-                       time=now)
+            self._queued_event(name, pn, nr, now)
         settings = pn.settings
         return TaskSpec(self.run_id, name, pn.node.path, kind, inputs, argv, env or {}, cwd,
                         settings.resources, settings.timeout_s, nr.attempt,

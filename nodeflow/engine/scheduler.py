@@ -156,8 +156,7 @@ class Scheduler(Dispatching):
                 if timeout is None or timeout > 0:
                     clock.wait(self._wake, timeout)
                 self._wake.clear()
-                if self._cancel_requested and self._stopping != "cancel":
-                    self._stop("cancel")
+                self._honour_cancel()
                 self._poll()
                 self._check_deadlines()
         finally:
@@ -428,6 +427,11 @@ class Scheduler(Dispatching):
                                                                  "reason": "cancelled", **self._log_paths(name),
                                                                  **self._attempt_record(name, nr)})
         return now
+
+    def _honour_cancel(self) -> None:
+        """Stop the run if ``cancel()`` was asked for and it is not stopped for that already."""
+        if self._cancel_requested and self._stopping != "cancel":
+            self._stop("cancel")
 
     def _stop(self, mode: str, cause: str | None = None) -> None:
         """Failure policy ``stop`` or a cancel: kill what runs, skip what waits."""

@@ -251,12 +251,10 @@ class HistoryRecorder:
             try:
                 if batch is None:
                     return
-                if batch is _START_PROCESS:
-                    if self._process is None and self.process_min_rows is not None:
-                        self._start_process()
-                    self._idle = self._process is not None and q.unfinished_tasks == 1
-                    continue
-                self._write_batch(batch)
+                if batch is not _START_PROCESS:
+                    self._write_batch(batch)
+                elif self._process is None and self.process_min_rows is not None:
+                    self._start_process()
                 # with the writer process, hand it rows again as soon as it is free: batches follow
                 # the pace at which it writes, and the run's last batch (written while the run
                 # waits) is small
@@ -278,25 +276,21 @@ class HistoryRecorder:
         if proc is None:
             self.store.upsert_attempt_values(batch)
             return
-        params = None
         try:
             try:
                 refused = proc.write(batch)  # as they are: the child encodes plain outputs itself
                 if refused:  # outputs it could not encode (numpy values): encoded here, filled in
                     proc.write(encode_attempt_values([batch[i] for i in refused]))
-                return
             except RowsNotPlain:  # values marshal refuses: all encoded here
-                params = encode_attempt_values(batch)
-                proc.write(params)
-                return
+                proc.write(encode_attempt_values(batch))
+            return
         except HistoryWriteError as e:
-            params = params if params is not None else encode_attempt_values(batch)
             log.warning("the history writer process could not write %d rows (%s): writing them from here",
-                        len(params), e)
+                        len(batch), e)
         except HistoryWriterGone as e:
             log.warning("%s: the run history is written from this process from now on", e)
             self._process, self.process_min_rows = None, None
-        self.store.write_encoded_attempts(params if params is not None else encode_attempt_values(batch))
+        self.store.upsert_attempt_values(batch)
 
     def _start_process(self) -> HistoryWriterProcess | None:
         path = getattr(self.store, "path", None)

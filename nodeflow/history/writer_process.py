@@ -4,7 +4,7 @@ Why a process: the history of a big run is written while the run goes on.
 From a thread of the running process, each SQLite statement hands the GIL
 back and forth with the scheduler and the workers, and a 10,000-node run was
 measured 30-40 % slower with history than without. A process of its own
-writes on another core and costs the run only the encoding of its rows.
+writes on another core and costs the run only sending its rows.
 
 The child is ``sqlwrite.py`` run as a script with ``-I -S`` (a bare
 interpreter: it imports nothing of nodeflow or site-packages) on the same
@@ -39,7 +39,7 @@ from .store import ATTEMPT_COLUMNS, ROWS_PER_STATEMENT, UPSERT_ROW_SQL, UPSERT_R
 
 __all__ = ["HistoryWriteError", "HistoryWriterGone", "HistoryWriterProcess", "RowsNotPlain"]
 
-#: how long close() waits for the child to finish its last batch before killing it
+#: how long the child may take to exit after close() before it is killed
 CLOSE_TIMEOUT_S = 30.0
 
 
