@@ -3,9 +3,12 @@
 In-process (Python) nodes run on a pool of ``jobs`` threads. Command nodes,
 and Python nodes marked ``isolate``, run as subprocesses — the command's own
 argument list, or ``python -m nodeflow.worker spec.json`` — with stdout and
-stderr written to files in the node's folder and tailed into log lines at
-each poll. A subprocess occupies one of the ``jobs`` threads while it runs,
-so at most ``jobs`` nodes run at once, whatever their kind.
+stderr read from pipes by the thread that waits for it and written to files
+in the node's folder (made on the first byte: ``capture.OutputCapture``),
+tailed into log lines at each poll. A command runs in its ``directory``, the
+workflow file's folder, or (a workflow never saved) the run folder. A
+subprocess occupies one of the ``jobs`` threads while it runs, so at most
+``jobs`` nodes run at once, whatever their kind.
 
 Waking the scheduler: a task that starts does not wake it — ``poll`` reports
 tasks running when the scheduler next looks (every ``log_poll_s`` at the
@@ -41,6 +44,7 @@ from typing import Callable
 
 from .base import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TaskResult, TaskSpec, TaskStatus
 from ..library.invoke import Invocation, invoke, invoke_type  # in-process nodes run through the library (registry injected)
+from .capture import OutputCapture
 from .logtail import LogTail
 
 
@@ -299,30 +303,32 @@ class LocalExecutor:
         spec = task.spec
         # paths as plain strings: pathlib's parsing cost more than the file calls for a short command
         workdir = spec.workdir or os.path.join(os.getcwd(), ".nodeflow-run", spec.run_id, spec.node)
-        self._ensure_dir(workdir)
         if spec.kind == "command":
             argv = list(spec.argv or [])
             env = {**os.environ, **spec.env} if spec.env else None
+            # a command runs in its `directory`, else the workflow file's folder, else (a workflow never
+            # saved) the run folder: its node folder is made only if it writes a log
+            cwd = spec.cwd or os.path.dirname(workdir)
+            self._ensure_dir(cwd)  # a command's own folder is made for it, as `sbatch --chdir` users expect
         else:
+            self._ensure_dir(workdir)
             argv = [self.settings.python, "-m", "nodeflow.worker", str(spec.write(workdir))]
             env = None
-        cwd = spec.cwd or workdir
-        if spec.kind == "command":
-            self._ensure_dir(cwd)  # a command's own folder is made for it, as `sbatch --chdir` users expect
-        out_path, err_path = os.path.join(workdir, "stdout.txt"), os.path.join(workdir, "stderr.txt")
-        # opened read-write and kept: the output is read back through the same files (file creation is
-        # the dominant cost of a short command on some disks)
-        with open(out_path, "w+b") as out, open(err_path, "w+b") as err:
-            try:
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
-                                        start_new_session=True)
-            except OSError as e:
-                msg = f"cannot run {argv[0] if argv else '(empty command)'!r}: {e.strerror or e}"
-                err.write((msg + "\n").encode())
-                return TaskStatus(FAILED, TaskResult(False, error=msg, exit_code=None, started_at=task.started_at,
-                                                     finished_at=time.time()), reason="exec",
-                                  started_at=task.started_at)
-            return self._watch(task, proc, workdir, out_path, err_path, out, err)
+            cwd = spec.cwd or workdir
+        capture = OutputCapture(workdir, self._ensure_dir, stale=spec.attempt > 1)
+        out, err = capture.open_pipes()
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
+                                    start_new_session=True)
+        except OSError as e:
+            msg = f"cannot run {argv[0] if argv else '(empty command)'!r}: {e.strerror or e}"
+            capture.write_note("stderr", msg)
+            capture.close()
+            return TaskStatus(FAILED, TaskResult(False, error=msg, exit_code=None, started_at=task.started_at,
+                                                 finished_at=time.time()), reason="exec",
+                              started_at=task.started_at)
+        capture.started()
+        return self._watch(task, proc, workdir, capture)
 
     def _ensure_dir(self, path: str) -> None:
         """Make ``path`` (and its parents) once; a node folder in a known run folder is one mkdir."""
@@ -340,21 +346,20 @@ class LocalExecutor:
             made.add(parent)
         made.add(path)
 
-    def _watch(self, task: _Task, proc: subprocess.Popen, workdir: str, out_path: str, err_path: str,
-               out, err) -> TaskStatus:
-        """Wait for a started subprocess and turn its end into a status."""
+    def _watch(self, task: _Task, proc: subprocess.Popen, workdir: str, capture: OutputCapture) -> TaskStatus:
+        """Pump a started subprocess's output until it ends and turn its end into a status."""
         spec = task.spec
         with self._lock:
             task.proc = proc
-            task.tail = LogTail(out_path, err_path)
+            task.tail = LogTail(*capture.paths)
             self._running_procs[task.handle] = task
             cancelled = task.cancelled
         if cancelled:
             self._terminate(task)
-        rc = proc.wait()
+        rc = capture.pump(proc)
         finished = time.time()
         if spec.kind == "command":
-            outputs = {"stdout": _read_back(out), "stderr": _read_back(err), "exitcode": rc}
+            outputs = {"stdout": capture.text("stdout"), "stderr": capture.text("stderr"), "exitcode": rc}
             res = TaskResult(rc == 0, outputs, None if rc == 0 else f"exit status {rc}", rc, task.started_at,
                              finished)
             return TaskStatus(SUCCEEDED if rc == 0 else FAILED, res, reason=None if rc == 0 else "exit",
@@ -368,7 +373,7 @@ class LocalExecutor:
             res.exit_code = rc
             return TaskStatus(SUCCEEDED if res.ok else FAILED, res, reason=None if res.ok else "error",
                               started_at=task.started_at)
-        last = _read_text(Path(err_path)).strip().splitlines()[-1:] or [""]
+        last = capture.text("stderr").strip().splitlines()[-1:] or [""]
         return TaskStatus(FAILED, TaskResult(False, error=f"worker exited with status {rc} without a result"
                                              + (f": {last[0]}" if last[0] else ""), exit_code=rc),
                           reason="exit", started_at=task.started_at)
@@ -395,15 +400,6 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _read_back(f) -> str:
-    """The text written to the open file ``f`` (the child's stdout/stderr); an empty log (the
-    usual) costs one fstat instead of a seek and a read."""
-    if not os.fstat(f.fileno()).st_size:
-        return ""
-    f.seek(0)
-    return f.read().decode("utf-8", errors="replace")
 
 
 def _read_text(path: Path) -> str:
