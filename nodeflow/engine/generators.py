@@ -165,6 +165,7 @@ def replan_with(plan, adds: Additions):
             wf.nodes.pop(k, None)
         for k in adds.connections:
             wf.connections.pop(k, None)
+        wf.forget_name_hints()
         raise GeneratorError(str(e)) from None
 
 

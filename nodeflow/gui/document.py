@@ -339,6 +339,7 @@ class WorkflowDocument(QtCore.QObject):
         conn_index = {k: i for i, k in enumerate(wf.connections)} if conn_names else {}
         conns = [(wf.connections.pop(k), conn_index[k]) for k in conn_names if k in wf.connections]
         nodes = [(wf.nodes.pop(k), node_index[k]) for k in node_names if k in wf.nodes]
+        wf.forget_name_hints()
         if conns:
             self.connections_removed.emit([c.uniquename for c, _ in conns])
         if nodes:

@@ -142,6 +142,8 @@ class Workflow:
     key_order: tuple[str, ...] = ()
     #: where it was loaded from / saved to, if anywhere (not written to the file)
     source_path: str | None = None
+    #: base name → an index below which every ``base.i`` was taken when last asked (see unique_name)
+    _name_hint: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     # -- queries -----------------------------------------------------------
     def incoming(self, uniquename: str) -> list[Connection]:
@@ -161,13 +163,22 @@ class Workflow:
     def unique_name(self, base: str) -> str:
         """Nodeworks-style uniquename: ``float``, then ``float.0``, ``float.1`` …"""
         base = base.lower()
-        taken = self.nodes.keys() | self.connections.keys()
-        if base not in taken:
+        nodes, conns = self.nodes, self.connections
+        if base not in nodes and base not in conns:
             return base
-        i = 0
-        while f"{base}.{i}" in taken:
+        # probing starts where the last call for this base found a free index: adding n nodes of a
+        # type (or n connections) is O(n), not O(n²); a removal forgets the hints, so a freed name
+        # is given again as Nodeworks does
+        i = self._name_hint.get(base, 0)
+        while (name := f"{base}.{i}") in nodes or name in conns:
             i += 1
-        return f"{base}.{i}"
+        self._name_hint[base] = i
+        return name
+
+    def forget_name_hints(self) -> None:
+        """Names were freed without remove_node/disconnect (a caller popped them): unique_name
+        looks from ``.0`` again."""
+        self._name_hint.clear()
 
     def add_node(self, node: Node) -> Node:
         if node.uniquename in self.nodes or node.uniquename in self.connections:
@@ -178,6 +189,7 @@ class Workflow:
     def remove_node(self, uniquename: str) -> tuple[Node, list[Connection]]:
         """Remove a node and every connection touching it; returns both for undo."""
         node = self.nodes.pop(uniquename)
+        self.forget_name_hints()
         gone = [c for c in self.connections.values() if uniquename in (c.input[0], c.output[0])]
         for c in gone:
             del self.connections[c.uniquename]
@@ -193,4 +205,5 @@ class Workflow:
         return conn
 
     def disconnect(self, uniquename: str) -> Connection:
+        self.forget_name_hints()
         return self.connections.pop(uniquename)

@@ -314,3 +314,29 @@ def test_package_top_exports_the_file_api(tmp_path):
     assert isinstance(wf.connections["connection"], nodeflow.Connection)
     assert isinstance(wf.nodes["float"], nodeflow.Node)
     assert isinstance(wf.nodes["float"].terminals["float"], nodeflow.Terminal)
+
+
+def test_unique_names_stay_unique_and_freed_names_come_back():
+    wf = Workflow()
+
+    def add_float(name=None):
+        node = Node(name or wf.unique_name("float"), ("types", "Float"), name="Float",
+                    terminals={"float": Terminal(1.0, opts={"out": True, "dtype": FLOAT})})
+        return wf.add_node(node).uniquename
+
+    made = [add_float() for _ in range(5)]
+    assert made == ["float", "float.0", "float.1", "float.2", "float.3"]
+    assert wf.unique_name("float") == wf.unique_name("float") == "float.4"  # asking twice takes nothing
+    wf.nodes["float.4"] = wf.nodes["float.3"]  # put there behind unique_name's back
+    wf.nodes["float.5"] = wf.nodes["float.3"]
+    assert add_float() == "float.6"
+    wf.remove_node("float.0")
+    assert add_float() == "float.0"  # a freed name is given again, as Nodeworks does
+    del wf.nodes["float.1"]  # the GUI's undo pops names itself, then says so
+    wf.forget_name_hints()
+    assert add_float() == "float.1"
+    for i in range(3):
+        wf.connect(("float", "float"), ("float", "float"))
+    assert sorted(wf.connections) == ["connection", "connection.0", "connection.1"]
+    wf.disconnect("connection.0")
+    assert wf.connect(("float", "float"), ("float", "float")).uniquename == "connection.0"
