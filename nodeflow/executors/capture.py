@@ -25,6 +25,8 @@ STREAMS = ("stdout", "stderr")
 #: how often (seconds) a pump with quiet pipes checks that the program is still running
 EXIT_CHECK_S = 1.0
 CHUNK = 1 << 16
+#: what a capture that does not keep everything keeps of each stream (bytes, at least)
+TAIL_BYTES = 1 << 16
 
 
 class OutputCapture:
@@ -33,8 +35,13 @@ class OutputCapture:
     ``folder``: the node's folder, made by ``ensure_dir`` when the first byte arrives;
     ``stale``: log files an earlier attempt left there are removed first (a retry)."""
 
-    def __init__(self, folder: str, ensure_dir: Callable[[str], None], stale: bool = False):
+    def __init__(self, folder: str, ensure_dir: Callable[[str], None], stale: bool = False,
+                 keep_all: bool = True):
+        """``keep_all``: keep every byte for ``text()`` (a command's outputs); otherwise only about
+        the last ``TAIL_BYTES`` of each stream (an error message's last line)."""
         self.folder = folder
+        self._keep_all = keep_all
+        self._kept = [0, 0]
         self.paths = (os.path.join(folder, "stdout.txt"), os.path.join(folder, "stderr.txt"))
         self._ensure_dir = ensure_dir
         self._files: list = [None, None]
@@ -104,7 +111,12 @@ class OutputCapture:
                 self._keep(i, data)
 
     def _keep(self, i: int, data: bytes) -> None:
-        self._chunks[i].append(data)
+        chunks = self._chunks[i]
+        chunks.append(data)
+        if not self._keep_all:
+            self._kept[i] += len(data)
+            while len(chunks) > 1 and self._kept[i] - len(chunks[0]) >= TAIL_BYTES:
+                self._kept[i] -= len(chunks.pop(0))
         f = self._files[i]
         if f is None:
             self._ensure_dir(self.folder)
@@ -112,7 +124,7 @@ class OutputCapture:
         f.write(data)
 
     def text(self, stream: str) -> str:
-        """All a stream wrote ("" when nothing)."""
+        """All a stream wrote ("" when nothing; its end only, without ``keep_all``)."""
         chunks = self._chunks[STREAMS.index(stream)]
         return b"".join(chunks).decode("utf-8", errors="replace") if chunks else ""
 

@@ -315,7 +315,10 @@ class LocalExecutor:
             argv = [self.settings.python, "-m", "nodeflow.worker", str(spec.write(workdir))]
             env = None
             cwd = spec.cwd or workdir
-        capture = OutputCapture(workdir, self._ensure_dir, stale=spec.attempt > 1)
+        # a command's whole output becomes its stdout/stderr outputs; of a worker, only the end of
+        # stderr is ever used (why it died)
+        capture = OutputCapture(workdir, self._ensure_dir, stale=spec.attempt > 1,
+                                keep_all=spec.kind == "command")
         out, err = capture.open_pipes()
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,

@@ -127,3 +127,24 @@ def test_a_program_that_cannot_start_leaves_why_in_its_stderr_file(reg, tmp_path
     assert res.nodes["c"].state == NodeState.FAILED
     failed = ev.of(EventKind.NODE_FAILED, "c")[0]
     assert "/no/such/program-xyz" in open(failed.data["stderr_path"]).read()
+
+
+def test_a_capture_that_keeps_only_the_end_still_writes_the_whole_log(tmp_path):
+    import subprocess
+    import sys
+
+    from nodeflow.executors.capture import TAIL_BYTES, OutputCapture
+
+    folder = tmp_path / "node"
+    cap = OutputCapture(str(folder), lambda p: os.makedirs(p, exist_ok=True), keep_all=False)
+    out, err = cap.open_pipes()
+    code = ("import sys\nfor i in range(40000): sys.stderr.write(f'line {i}\\n')\n"
+            "sys.stderr.write('the last words\\n')")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=err)
+    cap.started()
+    assert cap.pump(proc) == 0
+    whole = (folder / "stderr.txt").read_text()
+    assert whole.startswith("line 0\n") and whole.endswith("line 39999\nthe last words\n")
+    kept = cap.text("stderr")
+    assert kept.endswith("the last words\n") and TAIL_BYTES <= len(kept) < len(whole)
+    assert not (folder / "stdout.txt").exists()
