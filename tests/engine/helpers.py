@@ -83,3 +83,13 @@ def wait_for(pred, timeout=10.0, interval=0.02):
             return True
         time.sleep(interval)
     return pred()
+
+
+def run(wf: Workflow, reg, tmp_path, **kw):
+    """Run ``wf`` to the end with an EventCollector (runs in ``tmp_path/runs``); (result, collector)."""
+    from nodeflow.engine import EventCollector, run_workflow
+
+    c = EventCollector()
+    kw.setdefault("runs_dir", tmp_path / "runs")
+    r = run_workflow(wf, registry=reg, observers=[c, *kw.pop("observers", [])], **kw)
+    return r, c

@@ -6,24 +6,10 @@ import signal
 import threading
 import time
 
-import pytest
-
-from nodeflow.engine import EventCollector, EventKind, ManualClock, NodeState, RunState, run_workflow
+from nodeflow.engine import EventKind, ManualClock, NodeState, RunState
 from nodeflow.model import Workflow
 
-from .helpers import add, pid_alive, registry_with_test_types, wait_for
-
-
-@pytest.fixture
-def reg():
-    return registry_with_test_types()
-
-
-def run(wf, reg, tmp_path, **kw):
-    c = EventCollector()
-    kw.setdefault("runs_dir", tmp_path / "runs")
-    r = run_workflow(wf, registry=reg, observers=[c, *kw.pop("observers", [])], **kw)
-    return r, c
+from .helpers import add, pid_alive, run, wait_for
 
 
 def test_a_silent_command_makes_no_node_folder_and_runs_in_the_run_folder(reg, tmp_path):

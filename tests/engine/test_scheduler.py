@@ -7,24 +7,12 @@ import time
 import numpy as np
 import pytest
 
-from nodeflow.engine import (EventCollector, EventKind, ManualClock, NodeState, PlanError, RunPlan, RunState,
+from nodeflow.engine import (EventKind, ManualClock, NodeState, PlanError, RunPlan, RunState,
                              run_workflow)
 from nodeflow.history.store import HistoryStore
 from nodeflow.model import Workflow
 
-from .helpers import add, link, pid_alive, registry_with_test_types, wait_for
-
-
-@pytest.fixture
-def reg():
-    return registry_with_test_types()
-
-
-def run(wf, reg, tmp_path, **kw):
-    c = EventCollector()
-    kw.setdefault("runs_dir", tmp_path / "runs")
-    r = run_workflow(wf, registry=reg, observers=[c, *kw.pop("observers", [])], **kw)
-    return r, c
+from .helpers import add, link, pid_alive, registry_with_test_types, run, wait_for
 
 
 def test_arithmetic_chain_gives_the_right_numbers(reg, tmp_path):
