@@ -73,12 +73,29 @@ def time_run(wf: Workflow, tmp: Path, jobs: int, history: bool, inline_quick: bo
     return dt
 
 
+def python_speed() -> float:
+    """Seconds for a fixed piece of plain Python (dicts, tuples, string joins: the kind of work a
+    node costs), best of 3. This VM's speed drifts by ±30 % between minutes; printed beside the
+    figures so that readings taken at different times can be compared."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        acc = {}
+        for i in range(200_000):
+            key = ("n", i % 997)
+            acc[key] = acc.get(key, 0) + len("/".join(("math", "Add", str(i & 7))))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def bench_overhead(tmp: Path, repeats: int = 5) -> None:
     small, big = layered_math(100), layered_math(10_000)
     jobs = os.cpu_count() or 2
     # paired: each 10,000-node run right after its 100-node run, so a machine that speeds up or slows
     # down between minutes (this VM: ±30 %) weighs on both sides of each difference
+    speed_before = python_speed()
     pairs = [(time_run(small, tmp, jobs, True), time_run(big, tmp, jobs, True)) for _ in range(repeats)]
+    speed_after = python_speed()
     per_pair = sorted((b - s) / 9_900 for s, b in pairs)
     t_small = statistics.median(s for s, _ in pairs)
     t_big = statistics.median(b for _, b in pairs)
@@ -86,6 +103,8 @@ def bench_overhead(tmp: Path, repeats: int = 5) -> None:
     print(f"scheduler overhead: 100 nodes {t_small*1e3:.1f} ms, 10,000 nodes {t_big*1e3:.1f} ms "
           f"-> {per_node*1e6:.1f} µs/node (median of {repeats} paired runs "
           f"{[round(x * 1e6, 1) for x in per_pair]}; history on, {jobs} threads; goal <= 50 µs/node)")
+    print(f"  this machine's Python speed meanwhile: reference piece {speed_before*1e3:.0f} ms before, "
+          f"{speed_after*1e3:.0f} ms after (lower is faster)")
     t_nohist = statistics.median(time_run(big, tmp, jobs, False) for _ in range(repeats))
     print(f"  10,000 nodes without history: {t_nohist*1e3:.1f} ms")
     # the same with the quick math nodes sent through the thread pool (LocalSettings.inline_quick off);
