@@ -21,7 +21,8 @@ import subprocess
 import time
 from typing import Callable
 
-STREAMS = ("stdout", "stderr")
+from .logtail import STREAMS
+
 #: how often (seconds) a pump with quiet pipes checks that the program is still running
 EXIT_CHECK_S = 1.0
 CHUNK = 1 << 16
