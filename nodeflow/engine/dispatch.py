@@ -132,6 +132,11 @@ class Dispatching:
         inputs = self.plan.input_values(pn, self._results)
         nr.attempt += 1
         if nr.attempt == 1 and self.record_hashes:
+            if pn.inline and not self.reuse and not pn.settings.resources:
+                # a quick node: when it runs inline (plain inputs), the history fingerprints them
+                # off this thread (NODE_SUCCEEDED's hash_inputs); _make_spec does it otherwise
+                nr.hash_inputs = inputs
+                return inputs
             nr.input_hash = input_hash(pn.type_name, inputs, pn.settings)
             prior = self.reuse.get(name)
             if prior is not None and prior[0] == nr.input_hash and not pn.node.forcerun:
@@ -171,6 +176,9 @@ class Dispatching:
             self._fail(name, inv.error, reason="error")
 
     def _make_spec(self, name: str, pn: PlannedNode, nr: NodeRun, inputs: dict[str, Any]) -> TaskSpec | None:
+        if nr.hash_inputs is not None:  # a quick node going to the pool after all: fingerprinted here
+            nr.input_hash = input_hash(pn.type_name, nr.hash_inputs, pn.settings)
+            nr.hash_inputs = None
         ntype = pn.type
         record = self.attach.get(name) if self.attach else None
         if record is not None:

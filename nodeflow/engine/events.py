@@ -34,7 +34,9 @@ class EventKind(str, enum.Enum):
     NODE_STARTED = "node_started"    # data: executor, host, job_id (if any)
     NODE_LOG = "node_log"            # data: stream ("stdout"/"stderr"), line
     NODE_PROGRESS = "node_progress"  # data: fraction (0..1), message
-    NODE_SUCCEEDED = "node_succeeded"  # data: outputs, reused (bool), exit_code, input_hash, stdout_path, stderr_path
+    NODE_SUCCEEDED = "node_succeeded"  # data: outputs, reused (bool), exit_code, input_hash, stdout_path,
+    #                                    stderr_path; hash_inputs: when input_hash is None, the plain inputs
+    #                                    to fingerprint (fingerprint.input_fingerprint(node_type, hash_inputs))
     NODE_FAILED = "node_failed"      # data: error, exit_code, reason ("cancelled" for a cancelled node), log paths
     NODE_RETRYING = "node_retrying"  # data: error, reason, exit_code, delay_s, next_attempt, log paths
     NODE_SKIPPED = "node_skipped"    # data: reason

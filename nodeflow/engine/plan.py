@@ -25,6 +25,7 @@ from ..model.graph import CycleError
 from ..model import validate as validate_model
 from ..model.gcpause import paused_gc
 from ..model.values import json_default
+from .fingerprint import input_fingerprint, make_encoder
 from .settings import NodeSettings, SettingsError, WorkflowSettings, is_settings_node
 
 _NO_MULTI: frozenset[str] = frozenset()
@@ -218,12 +219,11 @@ class RunPlan:
 
 
 def input_hash(path: tuple[str, ...] | str, inputs: Mapping[str, Any], settings: NodeSettings | None = None) -> str:
-    """A fingerprint of what a node computes from: its type (path, or path joined by "/") and input values."""
-    # the inputs dict is built in plan order and values keep file order: no sorting needed to be stable
-    text = (path if path.__class__ is str else "/".join(path)) + "".join(_encode_for_hash(inputs, 0))
-    if settings is not None and settings.resources:
-        text += json.dumps(settings.resources, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    """A fingerprint of what a node computes from: its type (path, or path joined by "/") and input
+    values (``fingerprint.input_fingerprint``; numpy values by their bytes)."""
+    resources = (json.dumps(settings.resources, sort_keys=True, default=str)
+                 if settings is not None and settings.resources else None)
+    return input_fingerprint(path if path.__class__ is str else "/".join(path), inputs, resources, _encode_for_hash)
 
 
 def _hash_default(v: Any) -> Any:  # noqa: D401 - json ``default`` hook
@@ -260,16 +260,5 @@ def _hash_of(entries: list[tuple], wf: Workflow) -> str:
 _first = operator.itemgetter(0)
 
 
-def _hash_encoder():
-    """The C JSON encoder, made once: ``JSONEncoder.encode`` builds a new one per call, which is
-    most of the cost of fingerprinting a node's few inputs. Same text as ``json.dumps`` with
-    ``ensure_ascii=False``."""
-    from json import encoder as je
-
-    if je.c_make_encoder is None:  # pragma: no cover - CPython always has it
-        enc = json.JSONEncoder(default=_hash_default, check_circular=False, ensure_ascii=False)
-        return lambda value, _level: enc.iterencode(value)
-    return je.c_make_encoder(None, _hash_default, je.encode_basestring, None, ": ", ", ", False, False, True)
-
-
-_encode_for_hash = _hash_encoder()
+#: the fingerprints' encoder, with numpy values by their bytes (``_hash_default``)
+_encode_for_hash = make_encoder(_hash_default)

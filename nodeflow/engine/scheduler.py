@@ -362,8 +362,9 @@ class Scheduler(Dispatching):
         observers = self.observers
         if observers:  # the attempt record spelled out (see _attempt_record), the event made here: per node
             data = {"outputs": outputs, "reused": nr.reused, "exit_code": nr.exit_code,
-                    "input_hash": nr.input_hash, "node_type": pn.type_name, "executor": nr.executor,
-                    "queued_at": nr.queued_at, "started_at": nr.started_at, "host": nr.host, "job_id": nr.job_id}
+                    "input_hash": nr.input_hash, "hash_inputs": nr.hash_inputs, "node_type": pn.type_name,
+                    "executor": nr.executor, "queued_at": nr.queued_at, "started_at": nr.started_at,
+                    "host": nr.host, "job_id": nr.job_id}
             if pn.in_subprocess and not nr.reused:
                 data.update(self._log_paths(name))
             ev = _new_event(RunEvent, (_NODE_SUCCEEDED, self.run_id, now, name, nr.attempt, data))

@@ -70,6 +70,8 @@ class NodeRun:
     started_at: float | None = None
     finished_at: float | None = None
     input_hash: str | None = None
+    #: plain inputs of an inline node whose fingerprint the history makes (NODE_SUCCEEDED's hash_inputs)
+    hash_inputs: dict[str, Any] | None = None
     inputs: dict[str, Any] | None = None  # kept for command nodes' collect()
     reused: bool = False
     started_emitted: bool = False

@@ -4,7 +4,10 @@ It turns ``RunEvent``s into ``attempts`` rows kept in memory and written in
 batches: when ``flush_every`` attempts have finished, or when
 ``flush_interval_s`` has passed since the last write (checked as events come
 in — no thread of its own), and always when the run finishes. ``RUN_STARTED``
-and ``RUN_FINISHED`` write the run row at once.
+writes the run row at once, ``RUN_FINISHED`` finishes it. In background mode
+the batches and the run's end go to a writer thread (``background.py``), and
+the run does not wait for them: the run's row is finished after its last
+batch is in, and the store's reads wait for that.
 
 Events map to rows like this (``event.attempt`` is the 1-based attempt number,
 ``event.time`` the wall time):
@@ -29,7 +32,11 @@ final node event carries the attempt it closes (node_type, executor,
 queued_at, started_at, host, job_id): the row is made from that one event and
 NODE_QUEUED / NODE_STARTED of the run are not looked at — a third of the
 recorder's work per node. ``ignored_kinds`` tells the scheduler so, which then
-does not make those events at all unless another observer wants them.
+does not make those events at all unless another observer wants them. The
+usual event, a first attempt's NODE_SUCCEEDED in such a run, is only kept as
+it is: its row — and the fingerprint of its ``hash_inputs`` — is made where
+it is written (``sqlwrite.success_rows``), in the writer process when there
+is one, so that work is off the run's thread.
 
 Any ``data`` key may be missing. Writing never raises into the scheduler: a
 failed write is logged, its rows kept and tried again later.
@@ -38,15 +45,17 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import threading
 import time
-from collections import deque
 from typing import Any, Callable
 
 from ..engine.events import EventKind, RunEvent
-from .store import ATTEMPT_COLUMNS, HistoryStore, encode_attempt_values
-from .writer_process import HistoryWriteError, HistoryWriterGone, HistoryWriterProcess, RowsNotPlain
+from ..engine.fingerprint import input_fingerprint
+from .background import BackgroundWriter, RunEnd, all_rows
+from .sqlwrite import input_hash_of, success_row
+from .sqlwrite import int_or_none as _int
+from .sqlwrite import text as _text
+from .sqlwrite import type_path as _type_path
+from .store import ATTEMPT_COLUMNS, HistoryStore
 
 __all__ = ["HistoryRecorder", "WRITER_PROCESS_MIN_ROWS"]
 
@@ -55,8 +64,6 @@ __all__ = ["HistoryRecorder", "WRITER_PROCESS_MIN_ROWS"]
 WRITER_PROCESS_MIN_ROWS = 500
 #: while the writer process is idle, this many finished rows are enough for a batch
 IDLE_FLUSH_MIN_ROWS = 64
-#: put in the writer thread's queue by a big run's RUN_STARTED
-_START_PROCESS: list[Any] = []
 
 log = logging.getLogger(__name__)
 
@@ -75,33 +82,6 @@ _QUEUED, _STARTED, _SUCCEEDED = EventKind.NODE_QUEUED, EventKind.NODE_STARTED, E
 _FAILED, _RETRYING, _SKIPPED = EventKind.NODE_FAILED, EventKind.NODE_RETRYING, EventKind.NODE_SKIPPED
 _SUBMITTED = EventKind.NODE_SUBMITTED
 _PROGRESS_KINDS = frozenset({_QUEUED, _STARTED})
-
-
-def _text(value: Any) -> Any:
-    """A value bound for a TEXT column: str or None (enums give their value, paths their text)."""
-    if value is None or value.__class__ is str:
-        return value
-    value = getattr(value, "value", value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    return str(value)
-
-
-def _int(value: Any) -> int | None:
-    if value is None or value.__class__ is int:
-        return value
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _type_path(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return "/".join(value)
-    return _text(value)
 
 
 _TEXT_RECORD = ((_EXECUTOR, "executor"), (_HOST, "host"), (_JOB_ID, "job_id"))
@@ -152,26 +132,25 @@ class HistoryRecorder:
         (the process starts with it) or a batch that big comes (None: never; stores without a file
         never do): SQLite then runs on another core and does not take turns at the GIL with the
         run. While the process is idle, ``IDLE_FLUSH_MIN_ROWS`` finished rows make a batch, so
-        batches follow its pace and the last one, which the end of the run waits for, is small."""
+        batches follow its pace. Nothing of it makes the run wait: see ``background.py``."""
         self.background = background
         self.process_min_rows = process_min_rows
-        self._process: HistoryWriterProcess | None = None
-        self._queue: queue.Queue | None = None
-        self._writer: threading.Thread | None = None
-        self._failed: deque[list[Any]] = deque()
+        self._writer: BackgroundWriter | None = None  # (background) started with the first run
         self.store = store
         self.flush_every = max(1, int(flush_every))
         self.flush_interval_s = float(flush_interval_s)
         self._clock = clock
         self._rows: dict[tuple[str, str, int], list[Any]] = {}  # open attempts, not yet written
+        #: first attempts' NODE_SUCCEEDED events of the runs in _event_runs, not yet written
+        self._successes: list[RunEvent] = []
+        #: runs whose succeeded first attempts are kept as events (see on_event) -> the run's executor
+        self._event_runs: dict[str, Any] = {}
         #: finished attempts, not yet written (moved out of _rows; a late event of one still finds it here)
         self._done: dict[tuple[str, str, int], list[Any]] = {}
         self._runs: dict[str, _Run] = {}
         #: runs whose final events carry their attempt record (RUN_STARTED's ``attempt_records``)
         self._record_runs: set[str] = set()
         self._next_flush = clock() + self.flush_interval_s
-        #: the writer process has written every batch handed to it: the next rows go at once
-        self._idle = False
         self.last_error: BaseException | None = None
 
     # -- observer ------------------------------------------------------------------------
@@ -183,6 +162,16 @@ class HistoryRecorder:
         kind = event.kind
         if event.node is not None:
             if kind is _SUCCEEDED:  # the usual event, first
+                if event.attempt == 1 and event.run_id in self._event_runs and not self._rows:
+                    # the whole attempt is in the event: kept as it is, its row is made where it is
+                    # written (an open row of it, from an earlier event, takes the general path)
+                    successes = self._successes
+                    successes.append(event)
+                    n = len(successes)
+                    if (n >= self.flush_every or self._clock() >= self._next_flush
+                            or (n >= IDLE_FLUSH_MIN_ROWS and self._writer is not None and self._writer.idle)):
+                        self.flush()
+                    return
                 self._node_succeeded(event)
             elif kind is _QUEUED or kind is _STARTED:
                 if event.run_id in self._record_runs:
@@ -214,9 +203,9 @@ class HistoryRecorder:
             if kind.__class__ is not EventKind:
                 self._coerced(event)
             return
-        done = self._done
-        if done and (len(done) >= self.flush_every or (self._idle and len(done) >= IDLE_FLUSH_MIN_ROWS)
-                     or self._clock() >= self._next_flush):
+        done = len(self._done) + len(self._successes)
+        if done and (done >= self.flush_every or self._clock() >= self._next_flush
+                     or (done >= IDLE_FLUSH_MIN_ROWS and self._writer is not None and self._writer.idle)):
             self.flush()
 
     def _coerced(self, event: RunEvent) -> None:
@@ -235,90 +224,34 @@ class HistoryRecorder:
     @property
     def pending(self) -> int:
         """Rows held in memory, not yet written (finished or not)."""
-        return len(self._rows) + len(self._done)
+        return len(self._rows) + len(self._done) + len(self._successes)
 
-    # -- background writing ------------------------------------------------------------------
-    def _start_writer(self) -> None:
-        if self.background and self._writer is None:
-            self._queue = queue.Queue()
-            self._writer = threading.Thread(target=self._writer_loop, name="nodeflow-history-writer", daemon=True)
-            self._writer.start()
+    @property
+    def writer(self) -> BackgroundWriter | None:
+        """The writer thread (background mode, once a run started; None after close())."""
+        return self._writer
 
-    def _writer_loop(self) -> None:
-        q = self._queue
-        while True:
-            batch = q.get()
-            try:
-                if batch is None:
-                    return
-                if batch is not _START_PROCESS:
-                    self._write_batch(batch)
-                elif self._process is None and self.process_min_rows is not None:
-                    self._start_process()
-                # with the writer process, hand it rows again as soon as it is free: batches follow
-                # the pace at which it writes, and the run's last batch (written while the run
-                # waits) is small
-                self._idle = self._process is not None and q.unfinished_tasks == 1
-            except Exception as e:  # keep the rows: the next flush tries them again
-                if self.last_error is None or type(e) is not type(self.last_error):
-                    log.exception("could not write run history to %s", getattr(self.store, "path", self.store))
-                self.last_error = e
-                self._failed.extend(batch)
-            finally:
-                q.task_done()
-
-    def _write_batch(self, batch: list[list[Any]]) -> None:
-        """Write one batch (writer thread): through the writer process when there is one, or the
-        batch is big enough to start it; otherwise, or when the process fails, through the store."""
-        proc = self._process
-        if proc is None and self.process_min_rows is not None and len(batch) >= self.process_min_rows:
-            proc = self._start_process()
-        if proc is None:
-            self.store.upsert_attempt_values(batch)
-            return
-        try:
-            try:
-                refused = proc.write(batch)  # as they are: the child encodes plain outputs itself
-                if refused:  # outputs it could not encode (numpy values): encoded here, filled in
-                    proc.write(encode_attempt_values([batch[i] for i in refused]))
-            except RowsNotPlain:  # values marshal refuses: all encoded here
-                proc.write(encode_attempt_values(batch))
-            return
-        except HistoryWriteError as e:
-            log.warning("the history writer process could not write %d rows (%s): writing them from here",
-                        len(batch), e)
-        except HistoryWriterGone as e:
-            log.warning("%s: the run history is written from this process from now on", e)
-            self._process, self.process_min_rows = None, None
-        self.store.upsert_attempt_values(batch)
-
-    def _start_process(self) -> HistoryWriterProcess | None:
-        path = getattr(self.store, "path", None)
-        if not isinstance(path, os.PathLike):  # ":memory:": no file another process could open
-            self.process_min_rows = None
-            return None
-        try:
-            self._process = HistoryWriterProcess(path)
-        except HistoryWriterGone as e:
-            log.warning("%s: the run history is written from this process", e)
-            self.process_min_rows = None
-        return self._process
+    @property
+    def writer_process(self):
+        """The history writer process in use, if any (``writer_process.HistoryWriterProcess``)."""
+        return self._writer.process if self._writer is not None else None
 
     def wait_written(self) -> None:
         """Block until every batch handed to the writer thread is in the store."""
-        if self._queue is not None:
-            self._queue.join()
-
-    def close(self) -> None:
-        """Stop the writer thread (after writing what it holds) and the writer process."""
         if self._writer is not None:
-            self._queue.put(None)
-            self._writer.join()
-            self._writer = None
-            self._queue = None
-        if self._process is not None:
-            self._process.close()
-            self._process = None
+            self._writer.wait()
+
+    def close(self, wait: bool = False) -> None:
+        """Let the writer thread stop once it has written what it holds, then the writer process.
+        Waits for that only with ``wait``: the end of every run is promised to the store, whose
+        reads and close() wait for it, and the interpreter's exit waits for writer threads still
+        writing (``background.py``)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.stop(wait)
+
+    def _report(self, error: BaseException) -> None:
+        self.last_error = error
 
     def _write(self, open_keys: list[tuple[str, str, int]]) -> bool:
         """Write every finished attempt, and the open ones named by ``open_keys`` as they stand.
@@ -326,31 +259,27 @@ class HistoryRecorder:
         A written row leaves memory; a later event of the same attempt starts a
         partial row, which the store merges into the written one."""
         self._next_flush = self._clock() + self.flush_interval_s
-        if not open_keys and not self._done and not self._failed:
+        writer = self._writer
+        if not open_keys and not self._done and not self._successes and not (writer and writer.has_failed_rows()):
             return True
         rows = self._rows
-        batch = list(self._done.values())
+        batch_rows = list(self._done.values())
         if open_keys:
-            batch += [rows[k] for k in open_keys]
-        if self._writer is not None:
+            batch_rows += [rows[k] for k in open_keys]
+        batch = (batch_rows, self._successes, dict(self._event_runs))
+        if writer is not None:
             # the rows leave this thread: nothing touches a row again once it is out of _rows/_done
-            failed = self._failed  # filled by the writer thread: taken one by one
-            if failed:
-                again = []
-                while failed:
-                    again.append(failed.popleft())
-                batch[:0] = again
-            self._idle = False
-            self._queue.put(batch)
+            writer.put(batch)
         else:
             try:
-                self.store.upsert_attempt_values(batch)
+                self.store.upsert_attempt_values(all_rows(batch))
             except Exception as e:  # never break the run because history can't be written
                 if self.last_error is None or type(e) is not type(self.last_error):
                     log.exception("could not write run history to %s", getattr(self.store, "path", self.store))
                 self.last_error = e
-                return False  # kept: finished rows wait in _done, open ones stay open
+                return False  # kept: finished rows wait in _done and _successes, open ones stay open
         self._done = {}
+        self._successes = []
         for k in open_keys:
             del rows[k]
         return True
@@ -402,11 +331,10 @@ class HistoryRecorder:
 
     # -- handlers ------------------------------------------------------------------------
     def _run_started(self, e: RunEvent) -> None:
-        self._start_writer()
+        if self.background and self._writer is None:
+            self._writer = BackgroundWriter(self.store, self.process_min_rows, self._report)
         d = e.data
         run = self._runs[e.run_id] = _Run(d.get("executor"))
-        if d.get("attempt_records"):
-            self._record_runs.add(e.run_id)
         nodes = d.get("nodes")
         for item in nodes or ():  # plain uniquenames, or dicts naming their type
             if isinstance(item, dict):
@@ -414,12 +342,16 @@ class HistoryRecorder:
                 ntype = item.get("node_type") or item.get("type")
                 if name is not None and ntype is not None:
                     run.node_types[name] = _type_path(ntype)
+        if d.get("attempt_records"):
+            self._record_runs.add(e.run_id)
+            if not run.node_types:  # (a node type the events leave out comes from there)
+                self._event_runs[e.run_id] = run.executor
         total = d.get("total")
         if total is None and nodes is not None:
             total = len(nodes)
-        if (self._queue is not None and self.process_min_rows is not None and isinstance(total, int)
+        if (self._writer is not None and self.process_min_rows is not None and isinstance(total, int)
                 and total >= self.process_min_rows):
-            self._queue.put(_START_PROCESS)  # a big run: the writer process starts while the run does
+            self._writer.start_process_soon()  # a big run: the writer process starts while the run does
         path = d.get("workflow_path")
         if path is not None:
             # ``nodeflow history FILE`` finds runs by absolute path; a relative one is relative to here
@@ -478,8 +410,7 @@ class HistoryRecorder:
             row[_REUSED] = 1 if g("reused") else 0
             v = g("exit_code")
             row[_EXIT_CODE] = v if v is None or v.__class__ is int else _int(v)
-            v = g("input_hash")
-            row[_INPUT_HASH] = v if v is None or v.__class__ is str else _text(v)
+            row[_INPUT_HASH] = input_hash_of(d, row[_NODE_TYPE], input_fingerprint)
             v = g("stdout_path")
             row[_STDOUT] = v if v is None or v.__class__ is str else _text(v)
             v = g("stderr_path")
@@ -489,27 +420,16 @@ class HistoryRecorder:
         self._finish(key, row, e, "succeeded")
 
     def _record_succeeded(self, key: tuple[str, str, int], e: RunEvent) -> None:
-        """The whole row of a succeeded attempt from its one event (``attempt_records``), made in
-        one step: the same values ``_row``, ``_fill_record`` and ``_node_succeeded`` give."""
+        """The whole row of a succeeded attempt from its one event (``attempt_records``): the same
+        values ``_row``, ``_fill_record`` and ``_node_succeeded`` give."""
         run = self._runs.get(e.run_id)
         if run is None:
             run = self._runs[e.run_id] = _Run()
         attempts = run.attempts
         if e.attempt > attempts.get(e.node, 0):
             attempts[e.node] = e.attempt
-        g = e.data.get
-        nt, ex, host, job = g("node_type"), g("executor"), g("host"), g("job_id")
-        nt = run.node_types.get(e.node) if nt is None else nt if nt.__class__ is str else _type_path(nt)
-        ex = run.executor if ex is None else ex if ex.__class__ is str else _text(ex)
-        code, ih, out, err = g("exit_code"), g("input_hash"), g("stdout_path"), g("stderr_path")
-        self._done[key] = [
-            key[0], key[1], key[2], nt, ex, host if host is None or host.__class__ is str else _text(host),
-            g("queued_at"), g("started_at"), e.time, "succeeded",
-            code if code is None or code.__class__ is int else _int(code), None, None,
-            out if out is None or out.__class__ is str else _text(out),
-            err if err is None or err.__class__ is str else _text(err),
-            job if job is None or job.__class__ is str else _text(job),
-            ih if ih is None or ih.__class__ is str else _text(ih), g("outputs"), 1 if g("reused") else 0]
+        self._done[key] = success_row(e.run_id, e.time, e.node, e.attempt, e.data, run.node_types.get(e.node),
+                                      run.executor, input_fingerprint)
 
     def _node_failed(self, e: RunEvent) -> None:
         key, row = self._final_row(e)
@@ -568,15 +488,20 @@ class HistoryRecorder:
         run_id = e.run_id
         # everything of this run still in memory: finished attempts and any left open
         self._write([k for k in self._rows if k[0] == run_id])
-        self.wait_written()
-        if self._failed:  # the writer could not write some rows: one more try, here
-            self._write([])
-            self.wait_written()
         state = _text(e.data.get("state"))
-        try:
-            self.store.finish_run(run_id, state if state is not None else "finished", e.time)
-        except Exception as err:
-            log.exception("could not record the end of run %s", run_id)
-            self.last_error = err
+        end = RunEnd(run_id, state if state is not None else "finished", e.time)
+        if self._writer is not None:
+            # the writer thread finishes the run's row after its last batch: the run is marked
+            # finished only once all its rows are in, and the scheduler's thread does not wait for
+            # that (the store's reads do)
+            self._writer.end_run(end)
+        else:
+            try:
+                self.store.finish_run(end.run_id, end.state, end.time)
+            except Exception as err:
+                log.exception("could not record the end of run %s", run_id)
+                self.last_error = err
         self._runs.pop(run_id, None)
         self._record_runs.discard(run_id)
+        self._event_runs.pop(run_id, None)
+

@@ -8,30 +8,120 @@ script (``python sqlwrite.py DB``) this module is the history writer process
 This file imports nothing from nodeflow, so the writer process starts without
 loading the package (its start-up is that of a bare interpreter).
 
+It also makes the row of a succeeded attempt from its NODE_SUCCEEDED event
+(``success_row``): the recorder hands such events over as they are, and the
+rows (input fingerprints included: ``hash_inputs``) are made where they are
+written — in the writer process when there is one, so that work is off the
+run's thread too.
+
 Wire format, both directions over the child's stdin/stdout: a frame is a
 4-byte little-endian length and a ``marshal`` payload (plain values only:
 str, int, float, None, lists, tuples, dicts). The parent sends first
-``(sql_many, sql_one, rows_per_statement, outputs_column)`` and then one list
-of rows per batch; the child answers each batch with ``None`` (written,
-committed), the error's text (nothing of the batch written) or a list of row
-indexes (written, but those rows' outputs could not be encoded here and were
-left NULL). A row's ``outputs_column`` holds JSON text, None, or the outputs
-themselves as plain values, which the child encodes (``encode_plain_outputs``:
-the same text the parent's encoder gives them) — the encoding then costs the
-run nothing. marshal turns numpy arrays and scalars into bytes (it takes any
-buffer); JSON refuses bytes, so such rows come back by index, and the parent
-encodes their outputs itself and sends them again (the upsert fills them in).
+``(sql_many, sql_one, rows_per_statement, fingerprint_module_path)`` and then
+one ``(rows, successes, executors)`` per batch: rows in ``ATTEMPT_COLUMNS``
+order, then succeeded attempts as ``(run_id, time, node, attempt, data)``
+(a NODE_SUCCEEDED event without its kind) with ``executors`` giving each
+run's executor for events that name none. The child writes the rows, then the
+successes' rows, in one transaction, and answers ``None`` (written,
+committed), the error's text (nothing of the batch written) or a list of
+indexes into rows + successes (written, but those outputs could not be encoded
+here and were left NULL). Outputs go as plain values, which the child encodes
+(``encode_plain_outputs``: the same text the parent's encoder gives them) —
+the encoding then costs the run nothing. marshal turns numpy arrays and
+scalars into bytes (it takes any buffer); JSON refuses bytes, so such rows
+come back by index, and the parent encodes their outputs itself and sends them
+again (the upsert fills them in).
 """
 from __future__ import annotations
 
 import json
 import marshal
+import os
 import sqlite3
 import struct
 import sys
-from typing import Any, BinaryIO, Callable, Sequence
+from typing import Any, BinaryIO, Callable, Mapping, Sequence
 
 _LEN = struct.Struct("<I")
+
+#: the attempts table's columns, in the order rows are made and written (the schema is store.py's)
+ATTEMPT_COLUMNS = ("run_id", "node", "attempt", "node_type", "executor", "host", "queued_at", "started_at",
+                   "finished_at", "state", "exit_code", "error", "reason", "stdout_path", "stderr_path", "job_id",
+                   "input_hash", "outputs", "reused")
+OUTPUTS_COLUMN = ATTEMPT_COLUMNS.index("outputs")
+
+#: ``fingerprint(type_name, inputs)`` -> the input hash (engine/fingerprint.py's input_fingerprint)
+Fingerprint = Callable[[str, Mapping[str, Any]], str]
+
+
+# -- values bound for the attempts table ---------------------------------------------------
+
+def text(value: Any) -> Any:
+    """A value bound for a TEXT column: str or None (enums give their value, paths their text)."""
+    if value is None or value.__class__ is str:
+        return value
+    value = getattr(value, "value", value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return str(value)
+
+
+def int_or_none(value: Any) -> int | None:
+    if value is None or value.__class__ is int:
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def type_path(value: Any) -> Any:
+    """A node type as text: a path tuple joined by "/"."""
+    if isinstance(value, (list, tuple)):
+        return "/".join(value)
+    return text(value)
+
+
+def input_hash_of(data: Mapping[str, Any], node_type: Any, fingerprint: Fingerprint) -> str | None:
+    """NODE_SUCCEEDED's ``input_hash``, or else the fingerprint of its ``hash_inputs`` (None if
+    it has neither, or they cannot be fingerprinted)."""
+    ih = data.get("input_hash")
+    if ih is not None:
+        return ih if ih.__class__ is str else text(ih)
+    inputs = data.get("hash_inputs")
+    if inputs is None or node_type is None:
+        return None
+    try:
+        return fingerprint(node_type, inputs)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def success_row(run_id: str, time: float, node: str, attempt: int, data: Mapping[str, Any],
+                default_type: str | None, default_executor: str | None, fingerprint: Fingerprint) -> list[Any]:
+    """The whole ``ATTEMPT_COLUMNS`` row of a succeeded attempt from its NODE_SUCCEEDED event,
+    which carries the attempt record (RUN_STARTED's ``attempt_records``); ``default_type`` and
+    ``default_executor`` stand in for a record that names none. Outputs stay raw."""
+    g = data.get
+    nt, ex, host, job = g("node_type"), g("executor"), g("host"), g("job_id")
+    nt = default_type if nt is None else nt if nt.__class__ is str else type_path(nt)
+    ex = default_executor if ex is None else ex if ex.__class__ is str else text(ex)
+    code, out, err = g("exit_code"), g("stdout_path"), g("stderr_path")
+    return [run_id, node, attempt, nt, ex, host if host is None or host.__class__ is str else text(host),
+            g("queued_at"), g("started_at"), time, "succeeded",
+            code if code is None or code.__class__ is int else int_or_none(code), None, None,
+            out if out is None or out.__class__ is str else text(out),
+            err if err is None or err.__class__ is str else text(err),
+            job if job is None or job.__class__ is str else text(job),
+            input_hash_of(data, nt, fingerprint), g("outputs"), 1 if g("reused") else 0]
+
+
+def success_rows(successes: Sequence[Sequence[Any]], executors: Mapping[str, Any],
+                 fingerprint: Fingerprint) -> list[list[Any]]:
+    """``success_row`` of each ``(run_id, time, node, attempt, data)``; ``executors``: run -> its executor."""
+    return [success_row(r, t, n, a, d, None, executors.get(r), fingerprint) for r, t, n, a, d in successes]
 
 
 def upsert_rows(db: sqlite3.Connection, params: Sequence[Sequence[Any]], sql_many: str, sql_one: str,
@@ -111,22 +201,36 @@ def receive(stream: BinaryIO) -> Any:
     return marshal.loads(data)
 
 
+def load_fingerprint(path: str) -> Fingerprint:
+    """``input_fingerprint`` of engine/fingerprint.py, loaded by its path (a bare module: this
+    process imports nothing of nodeflow)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nodeflow_fingerprint", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.input_fingerprint
+
+
 def serve(path: str, inp: BinaryIO, out: BinaryIO, busy_timeout_s: float = 10.0) -> None:
     """The writer process: write each batch from ``inp`` in a transaction of its own, answer on ``out``."""
     db = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_s)
     try:
         db.execute("PRAGMA synchronous=NORMAL")  # as the store's own connection (the file is in WAL mode)
         try:
-            sql_many, sql_one, per_statement, outputs_column = receive(inp)
+            sql_many, sql_one, per_statement, fingerprint_path = receive(inp)
         except EOFError:
             return
+        fingerprint = load_fingerprint(fingerprint_path)
         while True:
             try:
-                rows = receive(inp)
+                rows, successes, executors = receive(inp)
             except EOFError:
                 return
             try:
-                refused = encode_plain_outputs(rows, outputs_column)
+                if successes:
+                    rows += success_rows(successes, executors, fingerprint)
+                refused = encode_plain_outputs(rows, OUTPUTS_COLUMN)
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     upsert_rows(db, rows, sql_many, sql_one, per_statement)

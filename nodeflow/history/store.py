@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..model.values import decode, json_default
 from .outputs_json import encode_outputs
-from .sqlwrite import upsert_rows
+from .sqlwrite import ATTEMPT_COLUMNS, upsert_rows
 
 __all__ = ["HistoryError", "HistoryStore", "MIGRATIONS", "SCHEMA_VERSION", "default_history_path"]
 
@@ -94,9 +94,6 @@ SCHEMA_VERSION = max(MIGRATIONS)
 
 RUN_COLUMNS = ("run_id", "workflow_path", "workflow_hash", "workflow_name", "executor", "host", "started_at",
                "finished_at", "state", "node_count", "parent_run_id", "params")
-ATTEMPT_COLUMNS = ("run_id", "node", "attempt", "node_type", "executor", "host", "queued_at", "started_at",
-                   "finished_at", "state", "exit_code", "error", "reason", "stdout_path", "stderr_path", "job_id",
-                   "input_hash", "outputs", "reused")
 JOB_COLUMNS = ("run_id", "node", "attempt", "executor", "job_id", "workdir", "submitted_at", "profile", "extra")
 
 _OUTPUTS = ATTEMPT_COLUMNS.index("outputs")
@@ -162,6 +159,9 @@ class HistoryStore:
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        #: writes promised by other threads that the caller did not wait for (see hold_reads)
+        self._promised = threading.Condition(threading.Lock())
+        self._promised_by: dict[int, int] = {}  # thread ident -> writes it still owes
         # autocommit mode: every transaction below is an explicit BEGIN ... COMMIT
         self._db: sqlite3.Connection | None = sqlite3.connect(
             os.fspath(self.path), check_same_thread=False, isolation_level=None, timeout=10.0)
@@ -175,8 +175,38 @@ class HistoryStore:
             self._db = None
             raise
 
+    # -- writes finished in the background -------------------------------------------------
+    def promise_write(self, thread: threading.Thread) -> None:
+        """Note that ``thread`` will write something the caller did not wait for (the end of a run
+        the recorder's writer thread commits after the run returned): until it calls
+        ``promise_kept``, this store's reads and ``close()`` wait for it, so whoever reads here
+        sees the run whole. (Another process sees the run still "running" until then.)"""
+        with self._promised:
+            self._promised_by[thread.ident] = self._promised_by.get(thread.ident, 0) + 1
+
+    def promise_kept(self) -> None:
+        """Called by the promising thread once its write is done (or failed)."""
+        me = threading.get_ident()
+        with self._promised:
+            left = self._promised_by.get(me, 0) - 1
+            if left > 0:
+                self._promised_by[me] = left
+            else:
+                self._promised_by.pop(me, None)
+            self._promised.notify_all()
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait for the writes promised by other threads; False if ``timeout`` passed first. A
+        promising thread's own reads do not wait for itself."""
+        if not self._promised_by:  # the usual case: nothing owed
+            return True
+        me = threading.get_ident()
+        with self._promised:
+            return self._promised.wait_for(lambda: not (self._promised_by.keys() - {me}), timeout)
+
     # -- lifetime --------------------------------------------------------------------
     def close(self) -> None:
+        self.settle()
         with self._lock:
             if self._db is not None:
                 self._db.close()
@@ -245,6 +275,7 @@ class HistoryStore:
                 tx.execute(f"PRAGMA user_version = {int(version + 1)}")
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        self.settle()
         with self._lock:
             return self._conn().execute(sql, tuple(params)).fetchall()
 
@@ -409,6 +440,7 @@ class HistoryStore:
         job = "LEFT JOIN jobs j ON j.run_id = a.run_id AND j.node = a.node AND j.attempt = a.attempt"
         recent = "a.run_id IN (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT ?)"
         out: dict[str, list[tuple]] = {"node": [], "type": [], "queue": []}
+        self.settle()
         with self._lock:
             db = self._conn()
             if workflow_path is not None or workflow_hash is not None:

@@ -12,7 +12,9 @@ file, through its own SQLite connection (the file is in WAL mode, so the
 store's connection in this process reads and writes alongside it).
 ``write(rows)`` hands it one batch and returns once the batch is
 committed; the recorder's writer thread is the one caller, so batches are
-written in order. Rows go as they are — outputs included, which the child
+written in order. Succeeded attempts may go as their events, of which the
+child makes the rows, input fingerprints included (``sqlwrite.success_rows``).
+Rows go as they are — outputs included, which the child
 encodes as JSON (so this process does not). ``write`` returns the indexes of
 rows whose outputs the child could not encode (numpy values: marshal sends
 them as bytes), and raises ``RowsNotPlain`` for rows marshal refuses; either
@@ -34,8 +36,9 @@ import sys
 import threading
 from typing import Any, Sequence
 
+from ..engine import fingerprint
 from . import sqlwrite
-from .store import ATTEMPT_COLUMNS, ROWS_PER_STATEMENT, UPSERT_ROW_SQL, UPSERT_ROWS_SQL
+from .store import ROWS_PER_STATEMENT, UPSERT_ROW_SQL, UPSERT_ROWS_SQL
 
 __all__ = ["HistoryWriteError", "HistoryWriterGone", "HistoryWriterProcess", "RowsNotPlain"]
 
@@ -71,21 +74,27 @@ class HistoryWriterProcess:
         except OSError as e:
             raise HistoryWriterGone(f"cannot start the history writer ({argv[0]}): {e.strerror or e}") from None
         self.pid = self._proc.pid
+        _widen_pipe(self._proc.stdin)
         try:
             sqlwrite.send(self._proc.stdin, (UPSERT_ROWS_SQL, UPSERT_ROW_SQL, ROWS_PER_STATEMENT,
-                                             ATTEMPT_COLUMNS.index("outputs")))
+                                             fingerprint.__file__))
         except OSError as e:
             self._gone(f"the history writer stopped at once: {e}")
 
-    def write(self, rows: Sequence[Sequence[Any]]) -> list[int]:
-        """Write rows in ``ATTEMPT_COLUMNS`` order in one transaction of the child's: plain values,
-        outputs raw or encoded (``encode_attempt_values``). Returns the indexes of rows written
-        with their outputs left NULL because the child could not encode them."""
+    def write(self, rows: Sequence[Sequence[Any]], successes: Sequence[tuple] = (),
+              executors: dict[str, Any] | None = None) -> list[int]:
+        """Write rows in ``ATTEMPT_COLUMNS`` order, then the rows the child makes of ``successes``
+        (``(run_id, time, node, attempt, data)`` of NODE_SUCCEEDED events, ``executors`` giving
+        each run's executor: ``sqlwrite.success_rows``), in one transaction of the child's: plain
+        values, outputs raw or encoded (``encode_attempt_values``). Returns the indexes (into rows
+        + successes) of rows written with their outputs left NULL because the child could not
+        encode them."""
         proc = self._proc
         if proc is None:
             raise HistoryWriterGone("the history writer is closed")
         try:
-            data = sqlwrite.frame(rows if isinstance(rows, list) else list(rows))
+            data = sqlwrite.frame((rows if isinstance(rows, list) else list(rows),
+                                   successes if isinstance(successes, list) else list(successes), executors or {}))
         except ValueError as e:  # marshal takes plain values only
             raise RowsNotPlain(f"rows the history writer cannot take: {e}") from None
         try:
@@ -124,6 +133,30 @@ class HistoryWriterProcess:
                 except OSError:
                     pass
         raise HistoryWriterGone(message)
+
+
+#: the most a batch's pipe may hold (Linux caps it at /proc/sys/fs/pipe-max-size, 1 MiB by default)
+PIPE_BYTES = 1 << 20
+
+
+def _widen_pipe(stream) -> None:
+    """Let the pipe to the child hold a whole batch (Linux; elsewhere a no-op). With the usual
+    64 KiB, a batch went over in many writes, and after each one the writer thread waited its
+    turn at the GIL behind the busy scheduler thread (up to the 5 ms switch interval): a 2,000-row
+    batch took 80-90 ms to hand over instead of a few."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system
+        return
+    setsz = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setsz is None:
+        return
+    for size in (PIPE_BYTES, PIPE_BYTES // 4):
+        try:
+            fcntl.fcntl(stream.fileno(), setsz, size)
+            return
+        except OSError:  # above the system's limit (or not allowed): try smaller, else keep the default
+            continue
 
 
 def _reap(proc: subprocess.Popen) -> None:

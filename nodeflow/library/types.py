@@ -186,7 +186,8 @@ class NodeType:
     #: not offered in the editor's palette (e.g. nodeflow's hidden workflow-settings node)
     hidden: bool = False
     #: a promise: ``function`` is plain Python that takes microseconds on plain values (numbers,
-    #: text, short lists of them), touches no files and never waits. The local executor then runs
+    #: text, short lists of them), touches no files, never waits and leaves its input values as
+    #: they are (the history fingerprints them after it ran, see engine.fingerprint). The local executor then runs
     #: the node on the scheduler's own thread when its inputs are plain (``invoke.plain_inputs``)
     #: — a hand-off to a worker thread costs more than such a function, and under the GIL a worker
     #: would not run it alongside the scheduler anyway. Inputs that are arrays go to the thread pool.

@@ -289,9 +289,12 @@ def test_history_rows_are_written(reg, tmp_path):
     wf.source_path = str(tmp_path / "flow.nc")
     store = HistoryStore(tmp_path / "h.sqlite")
     res, _ = run(wf, reg, tmp_path, history=store)
-    # rows are written on the recorder's own thread; it is stopped when the run returns
-    assert not [t for t in threading.enumerate() if t.name == "nodeflow-history-writer"]
+    # rows are written on the recorder's own thread, which may finish after the run returned: this
+    # store's reads wait for the run's end it promised, and then the thread stops by itself
     run_row = store.run(res.run_id)
+    for t in [t for t in threading.enumerate() if t.name == "nodeflow-history-writer"]:
+        t.join(10)
+        assert not t.is_alive()
     assert run_row["state"] == "succeeded" and run_row["node_count"] == 3
     assert run_row["workflow_path"] == str(tmp_path / "flow.nc") and run_row["workflow_hash"]
     rows = {a["node"]: a for a in store.attempts(res.run_id)}

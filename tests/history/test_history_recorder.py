@@ -375,23 +375,33 @@ def test_queued_and_started_events_are_made_only_when_an_observer_looks_at_them(
 
 
 def test_a_succeeded_attempt_record_makes_the_same_row_in_one_step_as_the_general_path(tmp_path, events):
+    """Three ways to the row of a succeeded first attempt: the event kept whole and made a row where
+    it is written (sqlwrite.success_rows), the one-step row (_record_succeeded: the run names its
+    node types) and the general path (a row of the attempt exists already). With the input hash
+    given, or left to the history as the inputs to fingerprint (hash_inputs)."""
+    from nodeflow.engine.plan import input_hash
+
     ev = events()
-    started = ev.run_started(1, attempt_records=True)
-    done = ev.succeeded("n", outputs={"x": 1.5}, reused=False, exit_code=None, input_hash="ih",
-                        node_type=("math", "Add"), executor="local", queued_at=5.0, started_at=6.0, host="here",
-                        job_id=None)
-    rows = []
-    for general in (False, True):
-        with HistoryStore(tmp_path / f"{general}.sqlite") as store:
-            rec = HistoryRecorder(store)
-            rec.on_event(started)
-            if general:
-                rec._row(done)  # a row of the attempt exists already: the general path fills it in
-            rec.on_event(done)
-            rec.flush()
-            rows.append(store.attempts(ev.run_id))
-    assert rows[0] == rows[1]
-    r = rows[0][0]
-    assert (r["node_type"], r["executor"], r["host"], r["queued_at"], r["started_at"], r["finished_at"],
-            r["state"], r["input_hash"], r["outputs"], r["reused"]) == (
-        "math/Add", "local", "here", 5.0, 6.0, done.time, "succeeded", "ih", {"x": 1.5}, 0)
+    record = dict(outputs={"x": 1.5}, reused=False, exit_code=None, node_type=("math", "Add"), executor="local",
+                  queued_at=5.0, started_at=6.0, host="here", job_id=None)
+    inputs = {"input": [1.0, 0.5], "label": "é"}
+    for hashed in ({"input_hash": "ih"}, {"input_hash": None, "hash_inputs": inputs}):
+        done = ev.succeeded("n", **record, **hashed)
+        rows = []
+        for way in ("event", "one step", "general"):
+            nodes = [{"uniquename": "other", "node_type": "x/Y"}] if way == "one step" else None
+            with HistoryStore(tmp_path / f"{way}{len(hashed)}.sqlite") as store:
+                rec = HistoryRecorder(store)
+                rec.on_event(ev.run_started(1, attempt_records=True, nodes=nodes))
+                if way == "general":
+                    rec._row(done)  # a row of the attempt exists already: the general path fills it in
+                rec.on_event(done)
+                assert len(rec._successes) == (way == "event")
+                rec.flush()
+                rows.append(store.attempts(ev.run_id))
+        assert rows[0] == rows[1] == rows[2]
+        r = rows[0][0]
+        assert (r["node_type"], r["executor"], r["host"], r["queued_at"], r["started_at"], r["finished_at"],
+                r["state"], r["outputs"], r["reused"]) == (
+            "math/Add", "local", "here", 5.0, 6.0, done.time, "succeeded", {"x": 1.5}, 0)
+        assert r["input_hash"] == ("ih" if "hash_inputs" not in hashed else input_hash("math/Add", inputs))

@@ -145,7 +145,7 @@ def test_the_recorder_sends_outputs_raw_and_encodes_only_those_the_child_cannot(
             for e in ev.node_ok(n, outputs=o):
                 rec.on_event(e)
         rec.wait_written()
-        assert rec._process is not None and rec.last_error is None
+        assert rec.writer_process is not None and rec.last_error is None
         got = {a["node"]: a["outputs"] for a in store.attempts(ev.run_id)}
         rec.close()
     assert got["p0"] == {"out": 0.5} and got["p2"] == {"out": [1, "x"]} and got["s3"] == {"out": 7}
@@ -160,7 +160,7 @@ def test_a_big_run_starts_the_process_with_the_run_and_batches_follow_its_pace(d
                               process_min_rows=500)
         rec.on_event(ev.run_started(600))
         rec.wait_written()
-        proc = rec._process
+        proc = rec.writer_process
         assert proc is not None and alive(proc.pid)  # before any row
         # the process is idle: a few dozen finished rows are a batch, not flush_every's 10,000
         _feed(rec, ev, [f"n{i}" for i in range(IDLE_FLUSH_MIN_ROWS)])
@@ -170,7 +170,7 @@ def test_a_big_run_starts_the_process_with_the_run_and_batches_follow_its_pace(d
         rec.wait_written()
         assert len(store.attempts(ev.run_id)) == IDLE_FLUSH_MIN_ROWS and rec.pending == IDLE_FLUSH_MIN_ROWS - 1
         rec.on_event(ev.run_finished())
-        assert len(store.attempts(ev.run_id)) == 2 * IDLE_FLUSH_MIN_ROWS - 1 and rec._process is proc
+        assert len(store.attempts(ev.run_id)) == 2 * IDLE_FLUSH_MIN_ROWS - 1 and rec.writer_process is proc
         rec.close()
         assert exits_soon(proc.pid)
 
@@ -189,21 +189,21 @@ def test_the_recorder_hands_big_batches_to_the_process_and_falls_back_to_the_sto
         _feed(rec, ev, [f"a{i}" for i in range(4)])  # fewer than 5 finished: nothing handed over
         rec.flush()  # a batch of 4: written by the thread, no process
         rec.wait_written()
-        assert rec._process is None and len(store.attempts(ev.run_id)) == 4
+        assert rec.writer_process is None and len(store.attempts(ev.run_id)) == 4
         _feed(rec, ev, [f"b{i}" for i in range(5)])  # 5 finished: the writer process starts
         rec.wait_written()
-        proc = rec._process
+        proc = rec.writer_process
         assert proc is not None and alive(proc.pid) and len(store.attempts(ev.run_id)) == 9
         rec.flush_every = 1
         _feed(rec, ev, ["c0"])  # small batches go to the running process too
         rec.wait_written()
-        assert rec._process is proc and len(store.attempts(ev.run_id)) == 10
+        assert rec.writer_process is proc and len(store.attempts(ev.run_id)) == 10
         # the process dies: the next batch is written from this process, and so is everything after
         os.kill(proc.pid, signal.SIGKILL)
-        with caplog.at_level(logging.WARNING, logger="nodeflow.history.recorder"):
+        with caplog.at_level(logging.WARNING, logger="nodeflow.history.background"):
             _feed(rec, ev, ["d0", "d1"])
             rec.wait_written()
-        assert rec._process is None and rec.process_min_rows is None and rec.last_error is None
+        assert rec.writer_process is None and rec.writer.process_min_rows is None and rec.last_error is None
         assert "written from this process from now on" in caplog.text
         rec.flush_every = 5
         _feed(rec, ev, [f"e{i}" for i in range(10)])
@@ -219,35 +219,35 @@ def test_the_recorder_writes_from_here_when_the_process_cannot_start_or_write(db
     ev = events()
     with HistoryStore(db_path) as store:
         real = wp.HistoryWriterProcess
-        monkeypatch.setattr("nodeflow.history.recorder.HistoryWriterProcess",
+        monkeypatch.setattr("nodeflow.history.background.HistoryWriterProcess",
                             lambda path: real(path, python="/nonexistent/python3"))
         rec = HistoryRecorder(store, flush_every=3, flush_interval_s=1e9, background=True, process_min_rows=1)
         rec.on_event(ev.run_started(3))
-        with caplog.at_level(logging.WARNING, logger="nodeflow.history.recorder"):
+        with caplog.at_level(logging.WARNING, logger="nodeflow.history.background"):
             _feed(rec, ev, ["a", "b", "c"])
             rec.wait_written()
-        assert "cannot start the history writer" in caplog.text and rec.process_min_rows is None
+        assert "cannot start the history writer" in caplog.text and rec.writer.process_min_rows is None
         assert len(store.attempts(ev.run_id)) == 3
         rec.close()
 
         # a batch the process cannot write (nor can the store): kept, and written by a later flush
-        monkeypatch.setattr("nodeflow.history.recorder.HistoryWriterProcess", real)
+        monkeypatch.setattr("nodeflow.history.background.HistoryWriterProcess", real)
         ev2 = events("run-2")
         rec = HistoryRecorder(store, flush_every=2, flush_interval_s=1e9, background=True, process_min_rows=1)
         rec.on_event(ev2.run_started(3))
         _feed(rec, ev2, ["a"])
         rec.flush()
         rec.wait_written()
-        proc = rec._process
+        proc = rec.writer_process
         assert proc is not None and len(store.attempts(ev2.run_id)) == 1
         other = sqlite3.connect(db_path, isolation_level=None)
         other.execute("ALTER TABLE attempts RENAME TO attempts_away")  # the next statements fail
-        with caplog.at_level(logging.WARNING, logger="nodeflow.history.recorder"):
+        with caplog.at_level(logging.WARNING, logger="nodeflow.history.background"):
             _feed(rec, ev2, ["b", "c"])
             rec.wait_written()
         assert "could not write 2 rows" in caplog.text and "no such table" in caplog.text
         assert isinstance(rec.last_error, sqlite3.OperationalError)  # the store's try from here failed too
-        assert rec._process is proc and alive(proc.pid)  # the process lives on
+        assert rec.writer_process is proc and alive(proc.pid)  # the process lives on
         other.execute("ALTER TABLE attempts_away RENAME TO attempts")
         other.close()
         rec.on_event(ev2.run_finished())
@@ -264,7 +264,7 @@ def test_a_big_run_writes_its_history_through_the_process(tmp_path, monkeypatch)
         started.append(p.pid)
         return p
 
-    monkeypatch.setattr("nodeflow.history.recorder.HistoryWriterProcess", spy)
+    monkeypatch.setattr("nodeflow.history.background.HistoryWriterProcess", spy)
     # (a batch of 500 rows starts it; how the rows of a run fall into batches depends on the
     # machine's speed, so the test lowers that to any batch)
     monkeypatch.setitem(HistoryRecorder.__init__.__kwdefaults__, "process_min_rows", 1)
@@ -281,8 +281,8 @@ def test_a_big_run_writes_its_history_through_the_process(tmp_path, monkeypatch)
     with HistoryStore(tmp_path / "h.sqlite") as store:
         res = run_workflow(wf, registry=reg, jobs=2, history=store, runs_dir=tmp_path / "runs")
         assert res.state.value == "succeeded" and res.nodes[prev].outputs["result"] == 1
-        assert len(started) == 1 and exits_soon(started[0])  # used, and stopped with the run
-        rows = store.attempts(res.run_id)
+        rows = store.attempts(res.run_id)  # (waits for the run's history to be in)
+        assert len(started) == 1 and exits_soon(started[0])  # used, and stopped once the history is in
         assert len(rows) == 300 and {(r["state"], r["executor"], r["node_type"]) for r in rows} == {
             ("succeeded", "local", "math/Add")}
         assert all(r["queued_at"] <= r["started_at"] <= r["finished_at"] for r in rows)

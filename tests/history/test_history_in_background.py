@@ -1,0 +1,118 @@
+"""A run's history is committed after the run returns: by the recorder's writer thread and the
+writer process, the run's row finished last; this process's store waits for it, another reader
+sees the run still running until every row is in, and the interpreter's exit waits for it too."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+from nodeflow.engine import EventCollector, EventKind, run_workflow
+from nodeflow.engine.plan import input_hash
+from nodeflow.history import HistoryStore
+from nodeflow.history.writer_process import HistoryWriterProcess
+from nodeflow.library import builtin_registry
+from nodeflow.model import Workflow
+
+N = 600  # >= WRITER_PROCESS_MIN_ROWS: the writer process takes the rows
+
+
+def chain(n: int) -> Workflow:
+    """A Float and n - 1 Adds in a chain: node k gives 0.5 * (k + 1)... of plain floats."""
+    reg = builtin_registry()
+    wf = Workflow()
+    prev = reg.create_node(("types", "Float"), wf)
+    prev.terminals["float"].value = 0.5
+    wf.add_node(prev)
+    out = "float"
+    for _ in range(n - 1):
+        add = reg.create_node(("math", "Add"), wf)
+        add.terminals["input"].value = [0.5]  # its own value, plus the upstream one
+        wf.add_node(add)
+        wf.connect((prev.uniquename, out), (add.uniquename, "input"))
+        prev, out = add, "result"
+    return wf
+
+
+def test_the_run_returns_first_its_row_is_finished_last_and_this_stores_reads_wait(tmp_path, monkeypatch):
+    real_write = HistoryWriterProcess.write
+
+    def slow_write(self, *args, **kwargs):  # a slow disk: each batch takes a while
+        time.sleep(0.4)
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(HistoryWriterProcess, "write", slow_write)
+    path = tmp_path / "h.sqlite"
+    store = HistoryStore(path)
+    res = run_workflow(chain(N), registry=builtin_registry(), jobs=2, history=store, runs_dir=tmp_path / "runs")
+    assert res.state.value == "succeeded"
+    with HistoryStore(path) as other:  # a reader that was not promised anything, like another process
+        assert other.run(res.run_id)["state"] == "running"
+        deadline = time.monotonic() + 60
+        while other.run(res.run_id)["state"] == "running":
+            assert len(other.attempts(res.run_id)) < N
+            assert time.monotonic() < deadline, "the run's end never came"
+            time.sleep(0.02)
+        # the first moment it reads finished, every attempt is in
+        assert other.run(res.run_id)["state"] == "succeeded" and len(other.attempts(res.run_id)) == N
+    # this store's reads wait for what the run promised
+    assert store.run(res.run_id)["state"] == "succeeded" and len(store.attempts(res.run_id)) == N
+    store.close()
+
+
+def test_the_writer_process_fingerprints_plain_inputs_as_the_engine_does(tmp_path):
+    reg = builtin_registry()
+    wf = chain(N)
+    seen = EventCollector()
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        first = run_workflow(wf, registry=reg, jobs=2, history=store, runs_dir=tmp_path / "runs", observers=[seen])
+        ok = seen.of(EventKind.NODE_SUCCEEDED)
+        assert len(ok) == N and all(e.data["input_hash"] is None and e.data["hash_inputs"] is not None for e in ok)
+        rows = {a["node"]: a for a in store.attempts(first.run_id)}
+        for e in ok[:5] + ok[-5:]:
+            assert rows[e.node]["input_hash"] == input_hash(e.data["node_type"], e.data["hash_inputs"])
+        # and rerun-failed, comparing them with fingerprints made in this process, reuses every node
+        again = run_workflow(wf, registry=reg, jobs=2, history=store, runs_dir=tmp_path / "runs",
+                             rerun_failed=first.run_id)
+    assert all(r.reused for r in again.nodes.values())
+    assert again.nodes[ok[-1].node].outputs == first.nodes[ok[-1].node].outputs
+
+
+def test_a_process_that_exits_right_after_the_run_leaves_its_whole_history(tmp_path):
+    path = tmp_path / "h.sqlite"
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path[:0] = {sys.path!r}
+        from nodeflow.history import HistoryStore
+        from nodeflow.history.writer_process import HistoryWriterProcess
+        from nodeflow.engine import run_workflow
+        from nodeflow.library import builtin_registry
+        from test_history_in_background import chain
+        real = HistoryWriterProcess.write
+        def slow(self, *a, **k):
+            time.sleep(0.3)
+            return real(self, *a, **k)
+        HistoryWriterProcess.write = slow
+        res = run_workflow(chain({N}), registry=builtin_registry(), history=HistoryStore({str(path)!r}),
+                           runs_dir={str(tmp_path / "runs")!r})
+        print(res.run_id)
+        # no close(): the interpreter's exit must still let the history be written
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path), capture_output=True, text=True,
+                         timeout=120, env=_env_with_tests_dir())
+    assert out.returncode == 0, out.stderr
+    run_id = out.stdout.strip()
+    with HistoryStore(path) as store:
+        assert store.run(run_id)["state"] == "succeeded"
+        assert len(store.attempts(run_id)) == N
+
+
+def _env_with_tests_dir() -> dict[str, str]:
+    import os
+    from pathlib import Path
+
+    env = dict(os.environ)
+    here = str(Path(__file__).parent)
+    env["PYTHONPATH"] = os.pathsep.join([here, env.get("PYTHONPATH", "")])
+    return env
