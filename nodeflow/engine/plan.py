@@ -14,8 +14,7 @@ import hashlib
 import json
 import operator
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 
@@ -26,7 +25,7 @@ from ..model import validate as validate_model
 from ..model.gcpause import paused_gc
 from ..model.values import json_default
 from .fingerprint import input_fingerprint, make_encoder
-from .settings import NodeSettings, SettingsError, WorkflowSettings, is_settings_node
+from .settings import DEFAULT_NODE_SETTINGS, NodeSettings, SettingsError, WorkflowSettings, is_settings_node
 
 _NO_MULTI: frozenset[str] = frozenset()
 #: widgets whose value is the node's own data even on an output terminal (constants)
@@ -41,14 +40,15 @@ class PlanError(ValueError):
         super().__init__(message)
 
 
-@dataclass(slots=True)
-class PlannedNode:
+class PlannedNode(NamedTuple):
+    """One node of the plan, resolved (immutable; a named tuple: the plan makes one per node)."""
+
     name: str
     node: Node
     type: NodeType | None  # None: unknown type (skipped)
     settings: NodeSettings
     #: input terminal → list of (upstream node, upstream terminal), in connection order
-    sources: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    sources: dict[str, list[tuple[str, str]]]
     upstream: tuple[str, ...] = ()  # in connection order
     downstream: tuple[str, ...] = ()
     #: terminals whose own value is passed to the function (unconnected inputs, constants' outputs)
@@ -61,6 +61,17 @@ class PlannedNode:
     #: a quick type (``NodeType.quick``) with no timeout, not isolated, not a generator: may run on
     #: the scheduler's thread when its executor offers ``run_inline`` and its inputs are plain
     inline: bool = False
+
+
+_new_planned = tuple.__new__  # PlannedNode(...) goes through a Python-level __new__; made per node
+
+
+def _type_facts(ntype: NodeType | None, path: tuple[str, ...], settings: NodeSettings) -> tuple:
+    """(type_name, in_subprocess, inline) of a node of ``ntype`` with ``settings`` (see PlannedNode)."""
+    return ("/".join(path),
+            ntype is not None and (ntype.kind == "command" or ntype.isolate or settings.isolate),
+            ntype is not None and ntype.quick and ntype.function is not None
+            and not (ntype.isolate or settings.isolate or settings.generator) and settings.timeout_s is None)
 
 
 class RunPlan:
@@ -135,23 +146,36 @@ class RunPlan:
             external = {u for n in wanted for u in graph.pred[n]} - wanted
             order = [n for n in order if n in wanted]
 
-        into = workflow.connections_into()
+        into = graph.into
         in_plan = set(order) if only is not None else None  # otherwise every node in the graph is planned
         preds, succs = graph.pred, graph.succ
-        get_type, settings_of = registry.get, NodeSettings.of
+        get_type, settings_of, default_settings = registry.get, NodeSettings.of, DEFAULT_NODE_SETTINGS
+        #: node path -> (its type, and _type_facts with default settings): most nodes share a few types
+        by_path: dict[tuple[str, ...], tuple] = {}
         nodes: dict[str, PlannedNode] = {}
         unknown: list[str] = []
         entries: list[tuple] = []  # workflow_hash's per-node entries, gathered on the way
         add_entry = entries.append
+        wf_nodes = workflow.nodes
         for name in order:  # once per node: terminal opts are read directly, not through properties
-            node = workflow.nodes[name]
-            ntype = get_type(node.path)
+            node = wf_nodes[name]
+            path = node.path
+            known = by_path.get(path)
+            if known is None:
+                ntype = get_type(path)
+                known = by_path[path] = (ntype, _type_facts(ntype, path, default_settings))
+            ntype, facts = known
             if ntype is None:
                 unknown.append(name)
-            try:
-                settings = settings_of(node)
-            except SettingsError as e:
-                raise PlanError(str(e)) from None
+            own_settings = node.settings
+            if own_settings:
+                try:
+                    settings = settings_of(node)
+                except SettingsError as e:
+                    raise PlanError(str(e)) from None
+                facts = _type_facts(ntype, path, settings)
+            else:
+                settings = default_settings
             sources: dict[str, list[tuple[str, str]]] = {}
             own: list[str] = []
             multi: list[str] = []
@@ -170,19 +194,14 @@ class RunPlan:
                 elif opts.get("widget") not in _DISPLAY_WIDGETS:
                     values[tname] = term.value
                     own.append(tname)
-            add_entry((name, node.path, values, node.settings))
+            add_entry((name, path, values, own_settings))
             down = succs[name]
             if in_plan is not None:
                 down = [s for s in down if s in in_plan]
-            nodes[name] = PlannedNode(name, node, ntype, settings, sources, tuple(preds[name]),
-                                      tuple(down) if len(down) < 2 else tuple(sorted(down)),
-                                      tuple(own), frozenset(multi) if multi else _NO_MULTI,
-                                      "/".join(node.path),
-                                      ntype is not None and (ntype.kind == "command" or ntype.isolate
-                                                             or settings.isolate),
-                                      ntype is not None and ntype.quick and ntype.function is not None
-                                      and not (ntype.isolate or settings.isolate or settings.generator)
-                                      and settings.timeout_s is None)
+            nodes[name] = _new_planned(PlannedNode, (
+                name, node, ntype, settings, sources, tuple(preds[name]),
+                tuple(down) if len(down) < 2 else tuple(sorted(down)),
+                tuple(own), frozenset(multi) if multi else _NO_MULTI, *facts))
 
         skipped: dict[str, str] = {}
         if unknown:

@@ -97,7 +97,8 @@ class NodeSettings:
         return d
 
 
-_DEFAULT_NODE_SETTINGS = NodeSettings()
+#: the settings of a node that sets none (one shared, frozen object)
+DEFAULT_NODE_SETTINGS = _DEFAULT_NODE_SETTINGS = NodeSettings()
 
 
 @dataclass(frozen=True, slots=True)

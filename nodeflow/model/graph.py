@@ -31,19 +31,28 @@ class Adjacency:
 
     Iterating them gives neighbours in connection order, like a DiGraph's
     ``_pred``/``_succ``; ``to_networkx()`` when an algorithm needs a DiGraph.
+    ``into`` is ``Workflow.connections_into()``, made in the same pass over
+    the connections (validation and the run plan both want it).
     """
 
-    __slots__ = ("pred", "succ", "acyclic")
+    __slots__ = ("pred", "succ", "into", "acyclic")
 
     def __init__(self, wf: Workflow):
         pred: dict[str, dict[str, None]] = {n: {} for n in wf.nodes}
         succ: dict[str, dict[str, None]] = {n: {} for n in wf.nodes}
+        into: dict[tuple[str, str], list] = {}
         for c in wf.connections.values():
-            u, v = c.input[0], c.output[0]
+            end = c.output
+            u, v = c.input[0], end[0]
             if u in succ and v in pred:  # dangling connections are validation's to report
                 succ[u][v] = None
                 pred[v][u] = None
-        self.pred, self.succ = pred, succ
+            conns = into.get(end)
+            if conns is None:
+                into[end] = [c]
+            else:
+                conns.append(c)
+        self.pred, self.succ, self.into = pred, succ, into
         #: True once a full topological order was found (removing nodes keeps it); None: not known
         self.acyclic: bool | None = None
 

@@ -94,7 +94,6 @@ def _validate(wf, known_types, extra_rules, graph) -> list[Problem]:
             add(Problem(WARNING, key, f"unknown node type {node.type_name!r}: the node is kept as it is but cannot run",
                         "unknown-type", (key,)))
 
-    into_count: dict[tuple[str, str], list[str]] = {}
     for key, c in wf.connections.items():
         (u, ut), (v, vt) = c.input, c.output
         src_node, dst_node = nodes.get(u), nodes.get(v)
@@ -116,16 +115,19 @@ def _validate(wf, known_types, extra_rules, graph) -> list[Problem]:
         if sd != dd and not dtypes_compatible(src.dtype, dst.dtype):
             add(Problem(ERROR, key, f"type mismatch: {u}.{ut} gives {_short(src.dtype)} "
                         f"but {v}.{vt} takes {_short(dst.dtype)}", "dtype", (u, v)))
-        keys = into_count.get(c.output)
-        if keys is None:
-            into_count[c.output] = [key]
-        else:
-            keys.append(key)
 
-    for (n, t), keys in into_count.items():
-        if len(keys) > 1 and not nodes[n].terminals[t].multiinput:
-            add(Problem(ERROR, n, f"terminal {t!r} takes one connection but has {len(keys)}: {', '.join(keys)}",
-                        "multi", (n,)))
+    into = graph.into if isinstance(graph, Adjacency) else wf.connections_into()
+    for (n, t), conns in into.items():
+        if len(conns) > 1:
+            node = nodes.get(n)
+            term = node.terminals.get(t) if node is not None else None
+            if term is None or term.multiinput:
+                continue
+            # connections whose both ends exist (a dangling one is reported as such above)
+            keys = [c.uniquename for c in conns if c.input[0] in nodes and c.input[1] in nodes[c.input[0]].terminals]
+            if len(keys) > 1:
+                add(Problem(ERROR, n, f"terminal {t!r} takes one connection but has {len(keys)}: {', '.join(keys)}",
+                            "multi", (n,)))
 
     for cyc in cycles(graph if graph is not None else Adjacency(wf)):
         add(Problem(ERROR, cyc[0], "cycle: " + " -> ".join(cyc + cyc[:1]), "cycle", tuple(cyc)))
