@@ -146,7 +146,7 @@ class RunPlan:
             external = {u for n in wanted for u in graph.pred[n]} - wanted
             order = [n for n in order if n in wanted]
 
-        into = graph.into
+        all_sources = graph.sources
         in_plan = set(order) if only is not None else None  # otherwise every node in the graph is planned
         preds, succs = graph.pred, graph.succ
         get_type, settings_of, default_settings = registry.get, NodeSettings.of, DEFAULT_NODE_SETTINGS
@@ -176,7 +176,8 @@ class RunPlan:
                 facts = _type_facts(ntype, path, settings)
             else:
                 settings = default_settings
-            sources: dict[str, list[tuple[str, str]]] = {}
+            # (the adjacency's own dict: validation refused connections into anything but inputs)
+            sources: dict[str, list[tuple[str, str]]] = all_sources.get(name) or {}
             own: list[str] = []
             multi: list[str] = []
             values: dict[str, Any] = {}
@@ -184,10 +185,7 @@ class RunPlan:
                 opts = term.opts
                 if opts.get("in"):
                     values[tname] = term.value
-                    conns = into.get((name, tname))
-                    if conns:
-                        sources[tname] = [c.input for c in conns]
-                    else:
+                    if tname not in sources:
                         own.append(tname)
                     if opts.get("multiinput"):
                         multi.append(tname)

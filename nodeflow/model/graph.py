@@ -31,28 +31,34 @@ class Adjacency:
 
     Iterating them gives neighbours in connection order, like a DiGraph's
     ``_pred``/``_succ``; ``to_networkx()`` when an algorithm needs a DiGraph.
-    ``into`` is ``Workflow.connections_into()``, made in the same pass over
-    the connections (validation and the run plan both want it).
+    ``sources[n]`` maps each connected input terminal of ``n`` to its
+    upstream ends ``(node, terminal)`` in connection order, made in the same
+    pass over the connections (validation and the run plan both want it;
+    dangling connections included).
     """
 
-    __slots__ = ("pred", "succ", "into", "acyclic")
+    __slots__ = ("pred", "succ", "sources", "acyclic")
 
     def __init__(self, wf: Workflow):
         pred: dict[str, dict[str, None]] = {n: {} for n in wf.nodes}
         succ: dict[str, dict[str, None]] = {n: {} for n in wf.nodes}
-        into: dict[tuple[str, str], list] = {}
+        sources: dict[str, dict[str, list[tuple[str, str]]]] = {}
         for c in wf.connections.values():
-            end = c.output
-            u, v = c.input[0], end[0]
+            src = c.input
+            u, (v, vt) = src[0], c.output
             if u in succ and v in pred:  # dangling connections are validation's to report
                 succ[u][v] = None
                 pred[v][u] = None
-            conns = into.get(end)
-            if conns is None:
-                into[end] = [c]
+            into = sources.get(v)
+            if into is None:
+                sources[v] = {vt: [src]}
             else:
-                conns.append(c)
-        self.pred, self.succ, self.into = pred, succ, into
+                ends = into.get(vt)
+                if ends is None:
+                    into[vt] = [src]
+                else:
+                    ends.append(src)
+        self.pred, self.succ, self.sources = pred, succ, sources
         #: True once a full topological order was found (removing nodes keeps it); None: not known
         self.acyclic: bool | None = None
 
