@@ -1,16 +1,18 @@
 """What a finished run hands back: each node's state, outputs and error."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from .states import NodeState, RunState
+from .states import NodeRun, NodeState, RunState
 
 
-@dataclass(slots=True)
-class NodeResult:
+class NodeResult(NamedTuple):
+    """How a node ended (immutable; a named tuple: a run makes one per node)."""
+
     state: NodeState
-    outputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any]
     error: str | None = None
     attempts: int = 0
     reused: bool = False
@@ -18,11 +20,45 @@ class NodeResult:
     finished_at: float | None = None
 
 
+_new_result = tuple.__new__  # NodeResult(...) goes through a Python-level __new__
+
+
+class NodeResults(Mapping[str, NodeResult]):
+    """``RunResult.nodes``: each node's result, made from the scheduler's final record of it when
+    first asked for (a 10,000-node run need not make 10,000 results that nobody reads)."""
+
+    __slots__ = ("_runs", "_made")
+
+    def __init__(self, runs: Mapping[str, NodeRun]):
+        self._runs = runs  # the run is over: these records no longer change
+        self._made: dict[str, NodeResult] = {}
+
+    def __getitem__(self, name: str) -> NodeResult:
+        made = self._made.get(name)
+        if made is None:
+            r = self._runs[name]
+            made = self._made[name] = _new_result(NodeResult, (r.state, r.outputs or {}, r.error, r.attempt,
+                                                               r.reused, r.started_at, r.finished_at))
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._runs)
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._runs
+
+    def __repr__(self) -> str:
+        return f"NodeResults({dict(self.items())!r})"
+
+
 @dataclass(slots=True)
 class RunResult:
     run_id: str
     state: RunState
-    nodes: dict[str, NodeResult]
+    nodes: Mapping[str, NodeResult]
     run_dir: str | None
     started_at: float
     finished_at: float

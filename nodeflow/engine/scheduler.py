@@ -40,7 +40,7 @@ from .clock import SystemClock
 from .dispatch import Dispatching
 from .events import _NO_DATA, EventKind, RunEvent, RunObserver, wanted_kinds
 from .plan import RunPlan
-from .results import NodeResult, RunResult
+from .results import NodeResult, NodeResults, RunResult
 from .runfolders import new_run_id, node_dirname
 from .states import FINAL_NODE_STATES, NodeRun, NodeState, RunState, StateCounts
 
@@ -167,8 +167,7 @@ class Scheduler(Dispatching):
         state = self._run_state()
         self._emit_progress()
         self._emit(EventKind.RUN_FINISHED, data={"state": state.value, "counts": self._counts.as_dict()})
-        nodes = {n: NodeResult(r.state, r.outputs or {}, r.error, r.attempt, r.reused, r.started_at,
-                               r.finished_at) for n, r in self._runs.items()}  # positional: made per node
+        nodes = NodeResults(self._runs)
         return RunResult(self.run_id, state, nodes, str(self.run_dir) if self.run_dir else None, started, finished)
 
     # -- setup --------------------------------------------------------------
