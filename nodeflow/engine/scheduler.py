@@ -116,9 +116,10 @@ class Scheduler(Dispatching):
         self._wake.set()
 
     def run(self) -> RunResult:
-        # the plan's objects live for the whole run: keep the cyclic GC from walking them
-        # over and over (15-25 % of a 10,000-node run), see model.gcpause
-        with quiet_gc():
+        # the plan's objects live for the whole run: keep the cyclic GC from walking them over and
+        # over (15-25 % of a 10,000-node run), nor the records the run makes, a dozen small objects
+        # per node (a young collection took 5-25 ms at 10,000 nodes), see model.gcpause
+        with quiet_gc(max(20_000, 40 * len(self.plan.nodes))):
             return self._run()
 
     def _run(self) -> RunResult:

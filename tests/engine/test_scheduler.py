@@ -424,3 +424,37 @@ def test_objects_built_while_the_gc_is_paused_are_not_walked_afterwards():
     assert gc.isenabled()
     assert gc.get_count()[0] < 1000  # promoted, not left in the young generation for the next collection
     assert built[-1] == {"n": [49_999]}
+
+
+def test_a_quiet_run_sets_off_no_young_collection_and_leaves_its_objects_old():
+    import gc
+    import weakref
+
+    from nodeflow.model.gcpause import quiet_gc
+
+    class Cyclic:
+        pass
+
+    before = gc.get_threshold()
+    collections = []
+
+    def seen(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    try:
+        with quiet_gc(200_000):
+            kept = [{"n": [i]} for i in range(50_000)]  # a run's records: no collection for them
+            loop = Cyclic()
+            loop.me = loop  # garbage in a cycle, made during the run
+            gone = weakref.ref(loop)
+            del loop
+    finally:
+        gc.callbacks.remove(seen)
+    assert collections == []
+    assert gc.get_threshold() == before and gc.get_count()[0] < 1000  # promoted in O(1), not walked
+    assert gone() is not None
+    gc.collect()
+    assert gone() is None  # a full collection still frees it
+    assert kept[-1] == {"n": [49_999]}
