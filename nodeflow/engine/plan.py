@@ -102,7 +102,7 @@ class RunPlan:
         entries, self._hash_entries = self._hash_entries, None
         if entries is None:
             return workflow_hash(self.workflow)
-        return _hash_of(entries, self.workflow)
+        return _hash_of(entries)
 
     @classmethod
     def build(cls, workflow: Workflow, registry: NodeRegistry, *, skip_unknown: bool = False,
@@ -192,7 +192,7 @@ class RunPlan:
                 elif opts.get("widget") not in _DISPLAY_WIDGETS:
                     values[tname] = term.value
                     own.append(tname)
-            add_entry((name, path, values, own_settings))
+            add_entry((name, path, values, own_settings, sources))
             down = succs[name]
             if in_plan is not None:
                 down = [s for s in down if s in in_plan]
@@ -213,7 +213,8 @@ class RunPlan:
                     if d in nodes:
                         skipped.setdefault(d, f"depends on {n!r}, whose node type is unknown")
         if len(entries) != len(workflow.nodes):  # the settings node, nodes outside a partial run
-            entries.extend(_hash_entry(n, node) for n, node in workflow.nodes.items() if n not in nodes)
+            entries.extend(_hash_entry(n, node, all_sources.get(n)) for n, node in workflow.nodes.items()
+                           if n not in nodes)
         return cls(workflow, registry, nodes, order, graph, wsettings, skipped, external, entries)
 
     # -- feeding nodes ------------------------------------------------------
@@ -251,26 +252,33 @@ def _hash_default(v: Any) -> Any:  # noqa: D401 - json ``default`` hook
 
 
 def workflow_hash(wf: Workflow) -> str:
-    """Identity of what a workflow computes: types, values of inputs, connections.
+    """Identity of what a workflow computes: each node's type, the values of its inputs and
+    constants, its settings, and where each of its inputs comes from, in connection order (the
+    order of a multiinput's values matters).
 
     Positions and computed output values are left out, so moving a node or
     saving results does not make it a different workflow for history and ETA.
     """
-    return _hash_of([_hash_entry(name, node) for name, node in wf.nodes.items()], wf)
+    sources = Adjacency(wf).sources
+    return _hash_of([_hash_entry(name, node, sources.get(name)) for name, node in wf.nodes.items()])
 
 
-def _hash_entry(name: str, node: Node) -> tuple:
-    """(name, path, {terminal: value} of inputs and constants, settings); RunPlan gathers the same."""
+def _hash_entry(name: str, node: Node, sources: Mapping[str, list] | None) -> tuple:
+    """(name, path, {terminal: value} of inputs and constants, settings, {input: upstream ends});
+    RunPlan gathers the same."""
     values = {t: term.value for t, term in node.terminals.items()
               if term.opts.get("in") or term.opts.get("widget") not in _DISPLAY_WIDGETS}
-    return (name, node.path, values, node.settings)
+    return (name, node.path, values, node.settings, sources or {})
 
 
-def _hash_of(entries: list[tuple], wf: Workflow) -> str:
+#: the first line of the text a workflow hash is made of: a different way to make it gets a new one
+#: (2: connections as each node's input sources in connection order, no longer a sorted list of all)
+_HASH_FORMAT = "nodeflow workflow hash 2\n"
+
+
+def _hash_of(entries: list[tuple]) -> str:
     entries.sort(key=_first)
-    join = "\0".join  # sorting flat strings is several times faster than sorting nested tuples
-    conns = sorted([join((*c.input, *c.output)) for c in wf.connections.values()])
-    text = json.dumps([entries, conns], default=_hash_default, check_circular=False)
+    text = _HASH_FORMAT + json.dumps(entries, default=_hash_default, check_circular=False)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
