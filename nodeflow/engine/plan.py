@@ -25,7 +25,7 @@ from ..model import validate as validate_model
 from ..model.gcpause import paused_gc
 from ..model.values import json_default
 from .fingerprint import input_fingerprint, make_encoder
-from .settings import DEFAULT_NODE_SETTINGS, NodeSettings, SettingsError, WorkflowSettings, is_settings_node
+from .settings import DEFAULT_NODE_SETTINGS, SETTINGS_PATH, NodeSettings, SettingsError, WorkflowSettings
 
 _NO_MULTI: frozenset[str] = frozenset()
 #: widgets whose value is the node's own data even on an output terminal (constants)
@@ -130,7 +130,7 @@ class RunPlan:
         except SettingsError as e:
             raise PlanError(str(e)) from None
 
-        settings_nodes = [n for n, node in workflow.nodes.items() if is_settings_node(node)]
+        settings_nodes = [n for n, node in workflow.nodes.items() if node.path == SETTINGS_PATH]  # is_settings_node
         for n in settings_nodes:
             graph.remove(n)
         order = full_order if not settings_nodes else [n for n in full_order if n not in settings_nodes]
@@ -231,7 +231,7 @@ class RunPlan:
                 v = [] if v is None else [v]
             values[t] = v
         for t, srcs in pn.sources.items():
-            got = [results[u][ut] if ut in results[u] else None for u, ut in srcs]
+            got = [results[u].get(ut) for u, ut in srcs]
             values[t] = got if t in pn.multi else got[0]
         return values
 

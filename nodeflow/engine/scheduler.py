@@ -91,6 +91,7 @@ class Scheduler(Dispatching):
         self._runs: dict[str, NodeRun] = {}
         self._results: dict[str, dict[str, Any]] = {}
         self._ready: deque[str] = deque()
+        self._roots: list[str] = []  # nodes that wait for nobody (set up by _setup)
         self._deferred: dict[str, deque[str]] = {}
         self._retry_heap: list[tuple[float, str]] = []
         self._live: dict[str, dict[Any, str]] = {name: {} for name in self.executors}
@@ -142,8 +143,8 @@ class Scheduler(Dispatching):
         for name, reason in self.plan.skipped.items():
             if name in self._runs:
                 self._skip(name, reason)
-        self._ready.extend(n for n in self.plan.order if self._runs[n].state == NodeState.PENDING
-                           and self._runs[n].waiting == 0)
+        runs = self._runs
+        self._ready.extend(n for n in self._roots if runs[n].state is _PENDING)  # (unless skipped)
         try:
             while True:
                 self._dispatch()
@@ -177,9 +178,12 @@ class Scheduler(Dispatching):
         self._results.update(plan.external_outputs())
         external, default, runs = plan.external, self.default_executor, self._runs
         pending = _PENDING
+        roots = self._roots = []  # in plan order: the first ready ones
         for name, pn in plan.nodes.items():  # plan.nodes is in plan order
             waiting = sum(1 for u in pn.upstream if u not in external) if external else len(pn.upstream)
             runs[name] = NodeRun(pending, 0, waiting, pn.settings.executor or default)  # positional: cheaper
+            if not waiting:
+                roots.append(name)
         self._unfinished = len(self._runs)
         self._counts[NodeState.PENDING] = len(self._runs)
 
