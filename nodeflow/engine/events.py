@@ -24,7 +24,9 @@ from typing import Any, Mapping, NamedTuple, Protocol
 
 
 class EventKind(str, enum.Enum):
-    RUN_STARTED = "run_started"      # data: total, workflow_path (absolute), workflow_hash, workflow_name,
+    RUN_STARTED = "run_started"      # data: total, workflow_path (absolute), workflow_hash (or None and
+    #                                  hash_entries: the entries to make it of, fingerprint.workflow_fingerprint),
+    #                                  workflow_name,
     #                                  executor, host, nodes (names), parent_run_id, params, run_dir,
     #                                  attempt_records (True: every final node event — succeeded, failed,
     #                                  retrying, skipped — also carries the attempt it closes: node_type,
@@ -46,6 +48,9 @@ class EventKind(str, enum.Enum):
 
 
 _NO_DATA: Mapping[str, Any] = MappingProxyType({})
+#: data keys that hand work to the history in this process (values to fingerprint, a workflow hash
+#: to make): not part of what an event means, left out of ``to_json``
+HANDOFF_KEYS = frozenset({"hash_inputs", "hash_entries"})
 
 
 class RunEvent(NamedTuple):
@@ -61,8 +66,11 @@ class RunEvent(NamedTuple):
     def to_json(self) -> dict[str, Any]:
         from ..model.values import to_plain
 
+        data = dict(self.data)
+        for key in HANDOFF_KEYS.intersection(data):  # (hand-offs to the history in this process)
+            del data[key]
         return {"kind": self.kind.value, "run_id": self.run_id, "time": self.time, "node": self.node,
-                "attempt": self.attempt, "data": to_plain(dict(self.data))}
+                "attempt": self.attempt, "data": to_plain(data)}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "RunEvent":

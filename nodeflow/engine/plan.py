@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import operator
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -24,7 +23,7 @@ from ..model.graph import CycleError
 from ..model import validate as validate_model
 from ..model.gcpause import paused_gc
 from ..model.values import json_default
-from .fingerprint import input_fingerprint, make_encoder
+from .fingerprint import input_fingerprint, make_encoder, workflow_fingerprint
 from .settings import DEFAULT_NODE_SETTINGS, SETTINGS_PATH, NodeSettings, SettingsError, WorkflowSettings
 
 _NO_MULTI: frozenset[str] = frozenset()
@@ -103,6 +102,19 @@ class RunPlan:
         if entries is None:
             return workflow_hash(self.workflow)
         return _hash_of(entries)
+
+    @property
+    def workflow_hash_known(self) -> bool:
+        """Whether ``workflow_hash`` was computed already (the ETA asks for it before a run)."""
+        return "workflow_hash" in self.__dict__
+
+    def hash_entries(self) -> list[tuple]:
+        """The per-node entries ``workflow_hash`` is made of (``fingerprint.workflow_fingerprint``),
+        for someone else to make it: the history's writer process does for a big run."""
+        if self._hash_entries is None:
+            sources = self.adjacency.sources
+            return [_hash_entry(name, node, sources.get(name)) for name, node in self.workflow.nodes.items()]
+        return list(self._hash_entries)
 
     @classmethod
     def build(cls, workflow: Workflow, registry: NodeRegistry, *, skip_unknown: bool = False,
@@ -271,18 +283,13 @@ def _hash_entry(name: str, node: Node, sources: Mapping[str, list] | None) -> tu
     return (name, node.path, values, node.settings, sources or {})
 
 
-#: the first line of the text a workflow hash is made of: a different way to make it gets a new one
-#: (2: connections as each node's input sources in connection order, no longer a sorted list of all)
-_HASH_FORMAT = "nodeflow workflow hash 2\n"
-
-
 def _hash_of(entries: list[tuple]) -> str:
-    entries.sort(key=_first)
-    text = _HASH_FORMAT + json.dumps(entries, default=_hash_default, check_circular=False)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return workflow_fingerprint(entries, dumps_for_hash)
 
 
-_first = operator.itemgetter(0)
+def dumps_for_hash(value: Any) -> str:
+    """``json.dumps`` as the workflow hash makes its text (numpy values by their bytes)."""
+    return json.dumps(value, default=_hash_default, check_circular=False)
 
 
 #: the fingerprints' encoder, with numpy values by their bytes (``_hash_default``)

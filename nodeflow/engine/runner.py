@@ -87,6 +87,8 @@ def run_workflow(workflow: Workflow, *, registry=None, executors: Mapping[str, A
                       default_executor=default_executor, run_id=run_id,
                       runs_dir=runs_dir if runs_dir is not None else appdirs.runs_dir(), reuse=reuse,
                       parent_run_id=rerun_failed, record_hashes=history is not None, attach=attach_records,
+                      # a big run's history makes the workflow hash in its writer process
+                      defer_workflow_hash=recorder is not None and recorder.makes_workflow_hash(len(plan.nodes)),
                       params=params)
     if on_scheduler is not None:
         on_scheduler(sched)

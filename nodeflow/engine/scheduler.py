@@ -61,7 +61,7 @@ class Scheduler(Dispatching):
                  runs_dir: str | os.PathLike | None = None, reuse: Mapping[str, tuple[str, dict]] | None = None,
                  parent_run_id: str | None = None, workflow_path: str | None = None,
                  params: Mapping[str, Any] | None = None, record_hashes: bool = True,
-                 attach: Mapping[str, Mapping[str, Any]] | None = None):
+                 attach: Mapping[str, Mapping[str, Any]] | None = None, defer_workflow_hash: bool = False):
         self.plan = plan
         self.executors = dict(executors)
         self.observers = list(observers)
@@ -75,6 +75,9 @@ class Scheduler(Dispatching):
         self._run_dir_str = str(self.run_dir) if self.run_dir is not None else None
         #: fingerprint every node's inputs (for a later rerun-failed); off when nothing records them
         self.record_hashes = record_hashes or bool(reuse)
+        #: RUN_STARTED hands the workflow hash's entries to an observer (the history) that makes it,
+        #: instead of the hash, unless the plan knows it already
+        self.defer_workflow_hash = defer_workflow_hash
         self.reuse = dict(reuse or {})
         #: node → journaled job of an earlier process of this same run (re-attach)
         self.attach = dict(attach or {})
@@ -131,13 +134,18 @@ class Scheduler(Dispatching):
             # keep the scheduler (and the whole run's state) alive in a cycle only the cyclic GC frees
             ex.start(self._wake.set)
         self._setup()
-        self._emit(EventKind.RUN_STARTED, data={
-            "total": len(self._runs), "workflow_path": self.workflow_path,
-            "workflow_hash": self.plan.workflow_hash,
+        plan = self.plan
+        data = {
+            "total": len(self._runs), "workflow_path": self.workflow_path, "workflow_hash": None,
             "workflow_name": Path(self.workflow_path).name if self.workflow_path else None,
-            "executor": self.default_executor, "host": self.host, "nodes": list(self.plan.order),
+            "executor": self.default_executor, "host": self.host, "nodes": list(plan.order),
             "parent_run_id": self.parent_run_id, "params": self.params,
-            "run_dir": str(self.run_dir) if self.run_dir else None, "attempt_records": True})
+            "run_dir": str(self.run_dir) if self.run_dir else None, "attempt_records": True}
+        if self.defer_workflow_hash and not plan.workflow_hash_known:
+            data["hash_entries"] = plan.hash_entries()
+        else:
+            data["workflow_hash"] = plan.workflow_hash
+        self._emit(EventKind.RUN_STARTED, data=data)
         wanted = wanted_kinds(self.observers, self.run_id)
         self._emit_queued, self._emit_started = _NODE_QUEUED in wanted, _NODE_STARTED in wanted
         for name, reason in self.plan.skipped.items():

@@ -11,6 +11,9 @@ order, first attempts' NODE_SUCCEEDED events kept whole, and each run's
 executor. The process makes the successes' rows itself (input fingerprints
 included, ``sqlwrite.success_rows``); without it this thread does.
 
+A big run's workflow hash is made here too (``hash_workflow``): in the
+process when its entries are plain, filled in the run's row after it began.
+
 The end of a run is written after every batch before it (``end_run``): the
 run's row says finished only once all its rows are in. The recorder does
 not wait for it — the run returns at once — but promises it to the store
@@ -27,7 +30,8 @@ import threading
 from collections import deque
 from typing import Any
 
-from ..engine.fingerprint import input_fingerprint
+from ..engine.fingerprint import input_fingerprint, workflow_fingerprint
+from ..engine.plan import dumps_for_hash
 from .sqlwrite import success_rows
 from .store import encode_attempt_values
 from .writer_process import HistoryWriteError, HistoryWriterGone, HistoryWriterProcess, RowsNotPlain
@@ -53,6 +57,15 @@ def all_rows(batch: Batch) -> list[list[Any]]:
     if not successes:
         return rows
     return rows + success_rows([e[1:] for e in successes], executors, input_fingerprint)
+
+
+class _WorkflowHash:
+    """A run's workflow hash to make of its entries and fill in (RUN_STARTED's ``hash_entries``)."""
+
+    __slots__ = ("run_id", "entries")
+
+    def __init__(self, run_id: str, entries: list):
+        self.run_id, self.entries = run_id, entries
 
 
 class RunEnd:
@@ -90,6 +103,11 @@ class BackgroundWriter:
         """A big run starts: start the writer process now, while the run does."""
         if self.process_min_rows is not None:
             self._queue.put(_START_PROCESS)
+
+    def hash_workflow(self, run_id: str, entries: list) -> None:
+        """Make the run's workflow hash of its entries (in the writer process when there is one)
+        and fill it in the run's row."""
+        self._queue.put(_WorkflowHash(run_id, entries))
 
     def put(self, batch: Batch) -> None:
         """Hand over a batch (rows a write failed for before go first, in order)."""
@@ -138,6 +156,8 @@ class BackgroundWriter:
                         return
                     if item.__class__ is RunEnd:
                         self._end_run(item, promised=True)
+                    elif item.__class__ is _WorkflowHash:
+                        self._hash_workflow(item)
                     elif item is not _START_PROCESS:
                         self._write_batch(item)
                     elif self.process is None and self.process_min_rows is not None:
@@ -191,6 +211,18 @@ class BackgroundWriter:
             log.warning("%s: the run history is written from this process from now on", e)
             self.process, self.process_min_rows = None, None
         self.store.upsert_attempt_values(all_rows(batch))
+
+    def _hash_workflow(self, job: _WorkflowHash) -> None:
+        """The child makes it when the entries are plain; otherwise (numpy values, say) this thread."""
+        proc = self.process
+        if proc is not None:
+            try:
+                if proc.workflow_hash(job.run_id, job.entries):
+                    return
+            except HistoryWriterGone as e:
+                log.warning("%s: the run history is written from this process from now on", e)
+                self.process, self.process_min_rows = None, None
+        self.store.set_workflow_hash(job.run_id, workflow_fingerprint(list(job.entries), dumps_for_hash))
 
     def _start_process(self) -> HistoryWriterProcess | None:
         path = getattr(self.store, "path", None)

@@ -30,7 +30,10 @@ here and were left NULL). Outputs go as plain values, which the child encodes
 the encoding then costs the run nothing. marshal turns numpy arrays and
 scalars into bytes (it takes any buffer); JSON refuses bytes, so such rows
 come back by index, and the parent encodes their outputs itself and sends them
-again (the upsert fills them in).
+again (the upsert fills them in). A frame may instead be
+``{"workflow_hash": run_id, "entries": [...]}``: the child makes the run's
+workflow hash (``fingerprint.workflow_fingerprint``) and fills it in its row,
+answering ``None`` or why it could not (the parent then makes it).
 """
 from __future__ import annotations
 
@@ -201,15 +204,26 @@ def receive(stream: BinaryIO) -> Any:
     return marshal.loads(data)
 
 
-def load_fingerprint(path: str) -> Fingerprint:
-    """``input_fingerprint`` of engine/fingerprint.py, loaded by its path (a bare module: this
-    process imports nothing of nodeflow)."""
+def load_fingerprints(path: str):
+    """engine/fingerprint.py, loaded by its path (a bare module: this process imports nothing of
+    nodeflow)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("nodeflow_fingerprint", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.input_fingerprint
+    return module
+
+
+def _fill_workflow_hash(db: sqlite3.Connection, message: dict, workflow_fingerprint) -> str | None:
+    """Make ``{"workflow_hash": run_id, "entries": [...]}``'s hash and fill it in the run's row;
+    None when done, else why not (the parent then makes it: values JSON refuses, say)."""
+    try:
+        value = workflow_fingerprint(message["entries"])
+        db.execute("UPDATE runs SET workflow_hash = ? WHERE run_id = ?", (value, message["workflow_hash"]))
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+    return None
 
 
 def serve(path: str, inp: BinaryIO, out: BinaryIO, busy_timeout_s: float = 10.0) -> None:
@@ -226,12 +240,17 @@ def serve(path: str, inp: BinaryIO, out: BinaryIO, busy_timeout_s: float = 10.0)
             sql_many, sql_one, per_statement, fingerprint_path = receive(inp)
         except EOFError:
             return
-        fingerprint = load_fingerprint(fingerprint_path)
+        fingerprints = load_fingerprints(fingerprint_path)
+        fingerprint = fingerprints.input_fingerprint
         while True:
             try:
-                rows, successes, executors = receive(inp)
+                message = receive(inp)
             except EOFError:
                 return
+            if message.__class__ is dict:  # a run's workflow hash to make
+                send(out, _fill_workflow_hash(db, message, fingerprints.workflow_fingerprint))
+                continue
+            rows, successes, executors = message
             try:
                 if successes:
                     rows += success_rows(successes, executors, fingerprint)

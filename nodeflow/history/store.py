@@ -308,6 +308,11 @@ class HistoryStore:
                 tx.execute("INSERT INTO runs (run_id, state, finished_at) VALUES (?, ?, ?)",
                            (run_id, _text(state), finished_at))
 
+    def set_workflow_hash(self, run_id: str, workflow_hash: str) -> None:
+        """Fill in the hash of a run's workflow, made after the run began."""
+        with self._transaction() as tx:
+            tx.execute("UPDATE runs SET workflow_hash = ? WHERE run_id = ?", (workflow_hash, run_id))
+
     def runs(self, workflow_path: str | os.PathLike | None = None, workflow_hash: str | None = None,
              limit: int = 50) -> list[dict[str, Any]]:
         """Runs, newest first, optionally of one workflow file and/or content hash."""

@@ -109,6 +109,25 @@ class HistoryWriterProcess:
             return answer
         raise HistoryWriteError(str(answer))
 
+    def workflow_hash(self, run_id: str, entries: list) -> bool:
+        """Have the child make a run's workflow hash of its entries (``fingerprint.workflow_fingerprint``)
+        and fill it in the run's row; False when it could not (values marshal or JSON refuse: the
+        caller makes it)."""
+        proc = self._proc
+        if proc is None:
+            raise HistoryWriterGone("the history writer is closed")
+        try:
+            data = sqlwrite.frame({"workflow_hash": run_id, "entries": entries})
+        except ValueError:
+            return False
+        try:
+            proc.stdin.write(data)
+            proc.stdin.flush()
+            answer = sqlwrite.receive(proc.stdout)
+        except (OSError, EOFError, ValueError) as e:
+            self._gone(f"the history writer (pid {self.pid}) stopped: {e}")
+        return answer is None
+
     def close(self) -> None:
         """Let the child exit (closing its stdin: every batch written is committed already). A
         daemon thread reaps it, killing it if it hangs: the run need not wait for an interpreter

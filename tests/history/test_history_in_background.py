@@ -8,8 +8,10 @@ import sys
 import textwrap
 import time
 
-from nodeflow.engine import EventCollector, EventKind, run_workflow
-from nodeflow.engine.plan import input_hash
+import numpy as np
+
+from nodeflow.engine import EventCollector, EventKind, RunPlan, run_workflow
+from nodeflow.engine.plan import input_hash, workflow_hash
 from nodeflow.history import HistoryStore
 from nodeflow.history.writer_process import HistoryWriterProcess
 from nodeflow.library import builtin_registry
@@ -77,6 +79,22 @@ def test_the_writer_process_fingerprints_plain_inputs_as_the_engine_does(tmp_pat
                              rerun_failed=first.run_id)
     assert all(r.reused for r in again.nodes.values())
     assert again.nodes[ok[-1].node].outputs == first.nodes[ok[-1].node].outputs
+
+
+def test_a_big_runs_workflow_hash_is_made_by_the_writer_process_or_else_here(tmp_path):
+    reg = builtin_registry()
+    for value in (0.5, np.arange(3.0)):  # an array: marshal sends its bytes, which the child's JSON refuses
+        wf = chain(N)
+        wf.nodes["float"].terminals["float"].value = value
+        seen = EventCollector()
+        with HistoryStore(tmp_path / "h.sqlite") as store:
+            res = run_workflow(wf, registry=reg, history=store, runs_dir=tmp_path / "runs", observers=[seen])
+            started = seen.of(EventKind.RUN_STARTED)[0]
+            assert started.data["workflow_hash"] is None and len(started.data["hash_entries"]) == N
+            assert store.run(res.run_id)["workflow_hash"] == workflow_hash(wf) == RunPlan.build(wf, reg).workflow_hash
+        # hand-offs to the history stay in this process: not in the events' JSON
+        assert "hash_entries" not in started.to_json()["data"]
+        assert "hash_inputs" not in seen.of(EventKind.NODE_SUCCEEDED)[-1].to_json()["data"]
 
 
 def test_a_process_that_exits_right_after_the_run_leaves_its_whole_history(tmp_path):
