@@ -46,7 +46,8 @@ class PlannedNode(NamedTuple):
     node: Node
     type: NodeType | None  # None: unknown type (skipped)
     settings: NodeSettings
-    #: input terminal → list of (upstream node, upstream terminal), in connection order
+    #: input terminal → list of (upstream node, upstream terminal), in connection order (the
+    #: adjacency's own dict, read-only: the plan and its workflow hash share it)
     sources: dict[str, list[tuple[str, str]]]
     upstream: tuple[str, ...] = ()  # in connection order
     downstream: tuple[str, ...] = ()
@@ -204,7 +205,8 @@ class RunPlan:
                 elif opts.get("widget") not in _DISPLAY_WIDGETS:
                     values[tname] = term.value
                     own.append(tname)
-            add_entry((name, path, values, own_settings, sources))
+            add_entry((name, path, values, own_settings,
+                       sources if len(sources) < 2 else _in_terminal_order(sources, node.terminals)))
             down = succs[name]
             if in_plan is not None:
                 down = [s for s in down if s in in_plan]
@@ -280,7 +282,15 @@ def _hash_entry(name: str, node: Node, sources: Mapping[str, list] | None) -> tu
     RunPlan gathers the same."""
     values = {t: term.value for t, term in node.terminals.items()
               if term.opts.get("in") or term.opts.get("widget") not in _DISPLAY_WIDGETS}
-    return (name, node.path, values, node.settings, sources or {})
+    sources = sources or {}
+    return (name, node.path, values, node.settings,
+            sources if len(sources) < 2 else _in_terminal_order(sources, node.terminals))
+
+
+def _in_terminal_order(sources: Mapping[str, list], terminals: Mapping[str, Any]) -> dict[str, list]:
+    """A node's input sources keyed in its terminals' order (the adjacency keys them in the order
+    of the first connection into each, which redrawing a connection changes)."""
+    return {t: sources[t] for t in terminals if t in sources}
 
 
 def _hash_of(entries: list[tuple]) -> str:

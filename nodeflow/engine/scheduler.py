@@ -382,6 +382,7 @@ class Scheduler(Dispatching):
             ev = _new_event(RunEvent, (_NODE_SUCCEEDED, self.run_id, now, name, nr.attempt, data))
             for o in observers:
                 o.on_event(ev)
+            nr.hash_inputs = None  # handed over (RunResult.nodes keeps the records, not this)
         runs, ready = self._runs, self._ready
         for d in pn.downstream:
             dr = runs[d]

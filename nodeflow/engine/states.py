@@ -56,7 +56,8 @@ class StateCounts(dict):
 
 @dataclass(slots=True)
 class NodeRun:
-    """Per-node state, touched only by the scheduler thread."""
+    """Per-node state, touched only by the scheduler thread (read by ``RunResult.nodes`` once the
+    run is over)."""
 
     state: NodeState = NodeState.PENDING
     attempt: int = 0

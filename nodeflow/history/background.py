@@ -18,7 +18,8 @@ The end of a run is written after every batch before it (``end_run``): the
 run's row says finished only once all its rows are in. The recorder does
 not wait for it — the run returns at once — but promises it to the store
 (``HistoryStore.promise_write``), whose reads and close() wait for it; the
-interpreter's exit waits for writer threads still writing (``_finish_writers``).
+interpreter's exit lets writer threads still writing finish (``_finish_writers``,
+up to ``EXIT_PATIENCE_S`` each).
 """
 from __future__ import annotations
 
@@ -69,12 +70,13 @@ class _WorkflowHash:
 
 
 class RunEnd:
-    """A run's end: its row finished (state, time) after every batch before it is written."""
+    """A run's end: its row finished (state, time) after every batch before it is written;
+    ``ticket``: the store's, when it was promised."""
 
-    __slots__ = ("run_id", "state", "time")
+    __slots__ = ("run_id", "state", "time", "ticket")
 
     def __init__(self, run_id: str, state: str, time: float):
-        self.run_id, self.state, self.time = run_id, state, time
+        self.run_id, self.state, self.time, self.ticket = run_id, state, time, None
 
 
 class BackgroundWriter:
@@ -128,12 +130,16 @@ class BackgroundWriter:
         """Finish the run's row after every batch before it, without waiting for that when the
         store can be promised it (its reads wait instead); otherwise wait, then finish it here."""
         promise = getattr(self.store, "promise_write", None)
-        if promise is not None:
-            promise(self._thread)
+        if not self._thread.is_alive():  # (it should not die: if it did, what it held is written here)
+            log.warning("the history writer thread has stopped: writing the end of run %s from here", end.run_id)
+            self._write_left_behind()
+            self._end_run(end)
+        elif promise is not None:
+            end.ticket = promise(self._thread)
             self._queue.put(end)
         else:
             self.wait()
-            self._end_run(end, promised=False)
+            self._end_run(end)
 
     def wait(self) -> None:
         """Block until every batch handed over is written."""
@@ -155,7 +161,7 @@ class BackgroundWriter:
                     if item is None:
                         return
                     if item.__class__ is RunEnd:
-                        self._end_run(item, promised=True)
+                        self._end_run(item)
                     elif item.__class__ is _WorkflowHash:
                         self._hash_workflow(item)
                     elif item is not _START_PROCESS:
@@ -168,7 +174,7 @@ class BackgroundWriter:
                 except Exception as e:  # keep the rows: the next batch brings them again
                     self._log_once(e, "could not write run history to %s", getattr(self.store, "path", self.store))
                     if item.__class__ is tuple:
-                        self._failed.extend(all_rows(item))
+                        self._keep_failed(item)
                 finally:
                     q.task_done()
         finally:
@@ -176,6 +182,25 @@ class BackgroundWriter:
             if self.process is not None:  # every batch is committed: the child may go
                 self.process.close()
                 self.process = None
+
+    def _keep_failed(self, batch: Batch) -> None:
+        try:
+            self._failed.extend(all_rows(batch))
+        except Exception:  # rows that cannot even be made (a value no text can be made of): dropped, said
+            log.exception("dropping %d history rows that cannot be written", len(batch[0]) + len(batch[1]))
+
+    def _write_left_behind(self) -> None:
+        """Batches still queued for a thread that died: written from here, in order."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item.__class__ is tuple:
+                try:
+                    self.store.upsert_attempt_values(all_rows(item))
+                except Exception as e:
+                    self._log_once(e, "could not write run history to %s", getattr(self.store, "path", self.store))
 
     def _log_once(self, error: BaseException, message: str, *args) -> None:
         if getattr(self, "_last_error_type", None) is not type(error):
@@ -236,9 +261,9 @@ class BackgroundWriter:
             self.process_min_rows = None
         return self.process
 
-    def _end_run(self, end: RunEnd, promised: bool) -> None:
-        """One more try for rows a write failed for, then the run's row finished; ``promised``:
-        the store was told it would be."""
+    def _end_run(self, end: RunEnd) -> None:
+        """One more try for rows a write failed for, then the run's row finished (and the store's
+        promise kept, if it was given one)."""
         try:
             failed = self._failed
             if failed:
@@ -256,8 +281,8 @@ class BackgroundWriter:
                 log.exception("could not record the end of run %s", end.run_id)
                 self._report(err)
         finally:
-            if promised:
-                self.store.promise_kept()
+            if end.ticket is not None:
+                self.store.promise_kept(end.ticket)
 
 
 @atexit.register

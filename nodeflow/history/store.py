@@ -159,9 +159,10 @@ class HistoryStore:
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        #: writes promised by other threads that the caller did not wait for (see hold_reads)
+        #: writes promised by other threads that the caller did not wait for (see promise_write)
         self._promised = threading.Condition(threading.Lock())
-        self._promised_by: dict[int, int] = {}  # thread ident -> writes it still owes
+        self._promises: dict[int, threading.Thread] = {}  # ticket -> the thread that owes it
+        self._next_ticket = 0
         # autocommit mode: every transaction below is an explicit BEGIN ... COMMIT
         self._db: sqlite3.Connection | None = sqlite3.connect(
             os.fspath(self.path), check_same_thread=False, isolation_level=None, timeout=10.0)
@@ -176,33 +177,41 @@ class HistoryStore:
             raise
 
     # -- writes finished in the background -------------------------------------------------
-    def promise_write(self, thread: threading.Thread) -> None:
+    def promise_write(self, thread: threading.Thread) -> int:
         """Note that ``thread`` will write something the caller did not wait for (the end of a run
-        the recorder's writer thread commits after the run returned): until it calls
-        ``promise_kept``, this store's reads and ``close()`` wait for it, so whoever reads here
-        sees the run whole. (Another process sees the run still "running" until then.)"""
+        the recorder's writer thread commits after the run returned); returns the ticket it hands
+        to ``promise_kept``. Until then this store's reads and ``close()`` wait for it, so whoever
+        reads here sees the run whole. (Another process sees the run still "running" until then.)"""
         with self._promised:
-            self._promised_by[thread.ident] = self._promised_by.get(thread.ident, 0) + 1
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._promises[ticket] = thread
+            return ticket
 
-    def promise_kept(self) -> None:
+    def promise_kept(self, ticket: int) -> None:
         """Called by the promising thread once its write is done (or failed)."""
-        me = threading.get_ident()
         with self._promised:
-            left = self._promised_by.get(me, 0) - 1
-            if left > 0:
-                self._promised_by[me] = left
-            else:
-                self._promised_by.pop(me, None)
+            self._promises.pop(ticket, None)
             self._promised.notify_all()
 
     def settle(self, timeout: float | None = None) -> bool:
-        """Wait for the writes promised by other threads; False if ``timeout`` passed first. A
-        promising thread's own reads do not wait for itself."""
-        if not self._promised_by:  # the usual case: nothing owed
+        """Wait for the writes promised before this call by other threads that still live; False
+        if ``timeout`` passed first. (Only those before: on a server that finishes runs all the
+        time, a read does not wait for later ones. A thread's own reads do not wait for itself.)"""
+        if not self._promises:  # the usual case: nothing owed
             return True
-        me = threading.get_ident()
+        me = threading.current_thread()
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._promised:
-            return self._promised.wait_for(lambda: not (self._promised_by.keys() - {me}), timeout)
+            horizon = self._next_ticket
+            while True:
+                if not any(k < horizon and t is not me and t.is_alive() for k, t in self._promises.items()):
+                    return True
+                # (looked at again now and then: a thread that died owes nothing any more)
+                wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+                if wait <= 0:
+                    return False
+                self._promised.wait(wait)
 
     # -- lifetime --------------------------------------------------------------------
     def close(self) -> None:

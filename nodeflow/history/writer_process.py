@@ -139,7 +139,10 @@ class HistoryWriterProcess:
             proc.stdin.close()
         except OSError:
             pass
-        threading.Thread(target=_reap, args=(proc,), name="nodeflow-history-writer-reaper", daemon=True).start()
+        try:
+            threading.Thread(target=_reap, args=(proc,), name="nodeflow-history-writer-reaper", daemon=True).start()
+        except RuntimeError:  # the interpreter is shutting down (no new threads): the child is told, reap here
+            _reap(proc)
 
     def _gone(self, message: str):
         proc, self._proc = self._proc, None

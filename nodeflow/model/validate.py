@@ -116,22 +116,29 @@ def _validate(wf, known_types, extra_rules, graph) -> list[Problem]:
             add(Problem(ERROR, key, f"type mismatch: {u}.{ut} gives {_short(src.dtype)} "
                         f"but {v}.{vt} takes {_short(dst.dtype)}", "dtype", (u, v)))
 
-    # a terminal that takes one connection: counted over connections whose both ends exist (a
-    # dangling one is reported as such above)
+    # a terminal that takes one connection: the usual workflow has none with more, found through
+    # the adjacency's sources; their connections (whose both ends exist: a dangling one is reported
+    # as such above) are then gathered in one pass, in connection order
     if isinstance(graph, Adjacency):
-        many = [((n, t), len(ends)) for n, into in graph.sources.items() for t, ends in into.items() if len(ends) > 1]
+        many = [(n, t) for n, into in graph.sources.items() for t, ends in into.items() if len(ends) > 1]
     else:
-        many = [(end, len(conns)) for end, conns in wf.connections_into().items() if len(conns) > 1]
-    for (n, t), _count in many:
+        many = [end for end, conns in wf.connections_into().items() if len(conns) > 1]
+    single = set()
+    for n, t in many:
         node = nodes.get(n)
         term = node.terminals.get(t) if node is not None else None
-        if term is None or term.opts.get("multiinput"):
-            continue
-        keys = [key for key, c in wf.connections.items() if c.output == (n, t)
-                and c.input[0] in nodes and c.input[1] in nodes[c.input[0]].terminals]
-        if len(keys) > 1:
-            add(Problem(ERROR, n, f"terminal {t!r} takes one connection but has {len(keys)}: {', '.join(keys)}",
-                        "multi", (n,)))
+        if term is not None and not term.opts.get("multiinput"):
+            single.add((n, t))
+    if single:
+        keys_into: dict[tuple[str, str], list[str]] = {}
+        for key, c in wf.connections.items():
+            u, ut = c.input
+            if c.output in single and u in nodes and ut in nodes[u].terminals:
+                keys_into.setdefault(c.output, []).append(key)
+        for (n, t), keys in keys_into.items():
+            if len(keys) > 1:
+                add(Problem(ERROR, n, f"terminal {t!r} takes one connection but has {len(keys)}: {', '.join(keys)}",
+                            "multi", (n,)))
 
     for cyc in cycles(graph if graph is not None else Adjacency(wf)):
         add(Problem(ERROR, cyc[0], "cycle: " + " -> ".join(cyc + cyc[:1]), "cycle", tuple(cyc)))

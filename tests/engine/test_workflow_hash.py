@@ -52,3 +52,10 @@ def test_what_a_workflow_computes_changes_its_hash_and_nothing_else_does(reg):
     setting = copy.deepcopy(wf)
     setting.nodes["sub"].set_settings({"max_retries": 2})
     assert workflow_hash(setting) != h
+    redrawn = copy.deepcopy(wf)  # a connection deleted and drawn again: last in the file, same meaning
+    gone = next(c for c in redrawn.connections.values() if c.output == ("sub", "minuend"))
+    redrawn.disconnect(gone.uniquename)
+    redrawn.connect(gone.input, gone.output)
+    assert list(redrawn.connections.values())[-1].output == ("sub", "minuend")
+    assert workflow_hash(redrawn) == h
+    assert RunPlan.build(redrawn, reg).workflow_hash == h

@@ -134,3 +134,55 @@ def _env_with_tests_dir() -> dict[str, str]:
     here = str(Path(__file__).parent)
     env["PYTHONPATH"] = os.pathsep.join([here, env.get("PYTHONPATH", "")])
     return env
+
+
+def test_reads_wait_only_for_promises_made_before_them_by_threads_that_live(tmp_path):
+    import threading
+
+    store = HistoryStore(tmp_path / "h.sqlite")
+    held = threading.Event()
+    release = threading.Event()
+    tickets = {}
+
+    def writer(name, keep):
+        tickets[name] = store.promise_write(threading.current_thread())
+        held.set()
+        release.wait(30)
+        if keep:
+            store.promise_kept(tickets[name])
+
+    first = threading.Thread(target=writer, args=("first", True))
+    first.start()
+    held.wait(10)
+    assert store.settle(timeout=0.2) is False  # owed, and its thread is busy
+    settled = []
+    reader = threading.Thread(target=lambda: settled.append(store.settle(timeout=30)))
+    reader.start()
+    time.sleep(0.1)
+    held.clear()
+    later = threading.Thread(target=writer, args=("later", False))  # promised after the read began
+    later.start()
+    held.wait(10)
+    release.set()  # the first keeps its promise; the later one's thread ends without keeping it
+    reader.join(30)
+    assert settled == [True]
+    later.join(10)
+    assert store.settle(timeout=5) is True  # a thread that died owes nothing any more
+    store.close()
+
+
+def test_a_writer_thread_that_is_gone_leaves_its_batches_and_the_runs_end_to_whoever_ends_the_run(tmp_path):
+    from nodeflow.history.background import BackgroundWriter, RunEnd
+    from nodeflow.history.sqlwrite import ATTEMPT_COLUMNS
+
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.begin_run("r1", workflow_path=None, workflow_hash=None, workflow_name=None, executor="local",
+                        host="here", started_at=1.0, node_count=1)
+        writer = BackgroundWriter(store, process_min_rows=None)
+        writer.stop(wait=True)  # (it should not happen: a thread that stopped)
+        row = dict.fromkeys(ATTEMPT_COLUMNS)
+        row.update(run_id="r1", node="n", attempt=1, state="succeeded", reused=0, outputs={"x": 1})
+        writer.put(([[row[c] for c in ATTEMPT_COLUMNS]], [], {}))
+        writer.end_run(RunEnd("r1", "succeeded", 2.0))  # does not hang, writes what was left
+        assert store.run("r1")["state"] == "succeeded"
+        assert [a["node"] for a in store.attempts("r1")] == ["n"]
