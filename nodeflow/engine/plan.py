@@ -102,7 +102,7 @@ class RunPlan:
         entries, self._hash_entries = self._hash_entries, None
         if entries is None:
             return workflow_hash(self.workflow)
-        return _hash_of(entries)
+        return workflow_hash_of(entries)
 
     @property
     def workflow_hash_known(self) -> bool:
@@ -205,8 +205,7 @@ class RunPlan:
                 elif opts.get("widget") not in _DISPLAY_WIDGETS:
                     values[tname] = term.value
                     own.append(tname)
-            add_entry((name, path, values, own_settings,
-                       sources if len(sources) < 2 else _in_terminal_order(sources, node.terminals)))
+            add_entry((name, path, values, own_settings, _in_terminal_order(sources, node.terminals)))
             down = succs[name]
             if in_plan is not None:
                 down = [s for s in down if s in in_plan]
@@ -274,7 +273,7 @@ def workflow_hash(wf: Workflow) -> str:
     saving results does not make it a different workflow for history and ETA.
     """
     sources = Adjacency(wf).sources
-    return _hash_of([_hash_entry(name, node, sources.get(name)) for name, node in wf.nodes.items()])
+    return workflow_hash_of([_hash_entry(name, node, sources.get(name)) for name, node in wf.nodes.items()])
 
 
 def _hash_entry(name: str, node: Node, sources: Mapping[str, list] | None) -> tuple:
@@ -282,22 +281,24 @@ def _hash_entry(name: str, node: Node, sources: Mapping[str, list] | None) -> tu
     RunPlan gathers the same."""
     values = {t: term.value for t, term in node.terminals.items()
               if term.opts.get("in") or term.opts.get("widget") not in _DISPLAY_WIDGETS}
-    sources = sources or {}
-    return (name, node.path, values, node.settings,
-            sources if len(sources) < 2 else _in_terminal_order(sources, node.terminals))
+    return (name, node.path, values, node.settings, _in_terminal_order(sources or {}, node.terminals))
 
 
-def _in_terminal_order(sources: Mapping[str, list], terminals: Mapping[str, Any]) -> dict[str, list]:
+def _in_terminal_order(sources: Mapping[str, list], terminals: Mapping[str, Any]) -> Mapping[str, list]:
     """A node's input sources keyed in its terminals' order (the adjacency keys them in the order
     of the first connection into each, which redrawing a connection changes)."""
+    if len(sources) < 2:  # the usual node: nothing to order
+        return sources
     return {t: sources[t] for t in terminals if t in sources}
 
 
-def _hash_of(entries: list[tuple]) -> str:
-    return workflow_fingerprint(entries, dumps_for_hash)
+def workflow_hash_of(entries: list[tuple]) -> str:
+    """The workflow hash of per-node entries as RunPlan gathers them (``RunPlan.hash_entries``);
+    sorts ``entries`` in place."""
+    return workflow_fingerprint(entries, _dumps_for_hash)
 
 
-def dumps_for_hash(value: Any) -> str:
+def _dumps_for_hash(value: Any) -> str:
     """``json.dumps`` as the workflow hash makes its text (numpy values by their bytes)."""
     return json.dumps(value, default=_hash_default, check_circular=False)
 

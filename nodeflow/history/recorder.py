@@ -49,8 +49,8 @@ import time
 from typing import Any, Callable
 
 from ..engine.events import EventKind, RunEvent
-from ..engine.fingerprint import input_fingerprint, workflow_fingerprint
-from ..engine.plan import dumps_for_hash
+from ..engine.fingerprint import input_fingerprint
+from ..engine.plan import workflow_hash_of
 from .background import BackgroundWriter, RunEnd, all_rows
 from .sqlwrite import input_hash_of, success_row
 from .sqlwrite import int_or_none as _int
@@ -174,9 +174,7 @@ class HistoryRecorder:
                     # written (an open row of it, from an earlier event, takes the general path)
                     successes = self._successes
                     successes.append(event)
-                    n = len(successes)
-                    if (n >= self.flush_every or self._clock() >= self._next_flush
-                            or (n >= IDLE_FLUSH_MIN_ROWS and self._writer is not None and self._writer.idle)):
+                    if self._flush_due(len(successes)):
                         self.flush()
                     return
                 self._node_succeeded(event)
@@ -211,9 +209,14 @@ class HistoryRecorder:
                 self._coerced(event)
             return
         done = len(self._done) + len(self._successes)
-        if done and (done >= self.flush_every or self._clock() >= self._next_flush
-                     or (done >= IDLE_FLUSH_MIN_ROWS and self._writer is not None and self._writer.idle)):
+        if done and self._flush_due(done):
             self.flush()
+
+    def _flush_due(self, finished: int) -> bool:
+        """Whether ``finished`` rows held make a batch now: enough of them, time, or a writer
+        process that is idle and a few of them."""
+        return (finished >= self.flush_every or self._clock() >= self._next_flush
+                or (finished >= IDLE_FLUSH_MIN_ROWS and self._writer is not None and self._writer.idle))
 
     def _coerced(self, event: RunEvent) -> None:
         """An event whose kind is a plain string ("node_queued"): handled as its EventKind."""
@@ -365,7 +368,7 @@ class HistoryRecorder:
             path = os.path.abspath(os.fspath(path))
         workflow_hash, entries = d.get("workflow_hash"), d.get("hash_entries")
         if workflow_hash is None and entries is not None and self._writer is None:
-            workflow_hash = workflow_fingerprint(list(entries), dumps_for_hash)  # no thread to leave it to
+            workflow_hash = workflow_hash_of(list(entries))  # no thread to leave it to
         try:
             self.store.begin_run(e.run_id, workflow_path=path,
                                  workflow_hash=workflow_hash, workflow_name=d.get("workflow_name"),
