@@ -31,8 +31,8 @@ import threading
 from collections import deque
 from typing import Any
 
-from ..engine.fingerprint import input_fingerprint, workflow_fingerprint
-from ..engine.plan import dumps_for_hash
+from ..engine.fingerprint import input_fingerprint
+from ..engine.plan import workflow_hash_of
 from .sqlwrite import success_rows
 from .store import encode_attempt_values
 from .writer_process import HistoryWriteError, HistoryWriterGone, HistoryWriterProcess, RowsNotPlain
@@ -113,18 +113,20 @@ class BackgroundWriter:
 
     def put(self, batch: Batch) -> None:
         """Hand over a batch (rows a write failed for before go first, in order)."""
-        rows = batch[0]
-        failed = self._failed
-        if failed:
-            again = []
-            while failed:
-                again.append(failed.popleft())
-            rows[:0] = again
+        if self._failed:
+            batch[0][:0] = self._take_failed()
         self.idle = False
         self._queue.put(batch)
 
     def has_failed_rows(self) -> bool:
         return bool(self._failed)
+
+    def _take_failed(self) -> list[list[Any]]:
+        """The rows a write failed for, in order (the deque is filled by the thread: taken one by one)."""
+        failed, again = self._failed, []
+        while failed:
+            again.append(failed.popleft())
+        return again
 
     def end_run(self, end: RunEnd) -> None:
         """Finish the run's row after every batch before it, without waiting for that when the
@@ -233,8 +235,7 @@ class BackgroundWriter:
             log.warning("the history writer process could not write %d rows (%s): writing them from here",
                         len(rows) + len(successes), e)
         except HistoryWriterGone as e:
-            log.warning("%s: the run history is written from this process from now on", e)
-            self.process, self.process_min_rows = None, None
+            self._lose_process(e)
         self.store.upsert_attempt_values(all_rows(batch))
 
     def _hash_workflow(self, job: _WorkflowHash) -> None:
@@ -245,9 +246,12 @@ class BackgroundWriter:
                 if proc.workflow_hash(job.run_id, job.entries):
                     return
             except HistoryWriterGone as e:
-                log.warning("%s: the run history is written from this process from now on", e)
-                self.process, self.process_min_rows = None, None
-        self.store.set_workflow_hash(job.run_id, workflow_fingerprint(list(job.entries), dumps_for_hash))
+                self._lose_process(e)
+        self.store.set_workflow_hash(job.run_id, workflow_hash_of(list(job.entries)))
+
+    def _lose_process(self, why: HistoryWriterGone) -> None:
+        log.warning("%s: the run history is written from this process from now on", why)
+        self.process, self.process_min_rows = None, None
 
     def _start_process(self) -> HistoryWriterProcess | None:
         path = getattr(self.store, "path", None)
@@ -265,16 +269,13 @@ class BackgroundWriter:
         """One more try for rows a write failed for, then the run's row finished (and the store's
         promise kept, if it was given one)."""
         try:
-            failed = self._failed
-            if failed:
-                again = []
-                while failed:
-                    again.append(failed.popleft())
+            if self._failed:
+                again = self._take_failed()
                 try:
                     self.store.upsert_attempt_values(again)
                 except Exception as err:  # kept for a later batch
                     self._log_once(err, "could not write run history to %s", getattr(self.store, "path", self.store))
-                    failed.extendleft(reversed(again))
+                    self._failed.extendleft(reversed(again))
             try:
                 self.store.finish_run(end.run_id, end.state, end.time)
             except Exception as err:

@@ -52,6 +52,8 @@ ATTEMPT_COLUMNS = ("run_id", "node", "attempt", "node_type", "executor", "host",
                    "finished_at", "state", "exit_code", "error", "reason", "stdout_path", "stderr_path", "job_id",
                    "input_hash", "outputs", "reused")
 OUTPUTS_COLUMN = ATTEMPT_COLUMNS.index("outputs")
+#: fills in a run's workflow hash, made after the run began (the store's and this process's)
+SET_WORKFLOW_HASH_SQL = "UPDATE runs SET workflow_hash = ? WHERE run_id = ?"
 
 #: ``fingerprint(type_name, inputs)`` -> the input hash (engine/fingerprint.py's input_fingerprint)
 Fingerprint = Callable[[str, Mapping[str, Any]], str]
@@ -220,7 +222,7 @@ def _fill_workflow_hash(db: sqlite3.Connection, message: dict, workflow_fingerpr
     None when done, else why not (the parent then makes it: values JSON refuses, say)."""
     try:
         value = workflow_fingerprint(message["entries"])
-        db.execute("UPDATE runs SET workflow_hash = ? WHERE run_id = ?", (value, message["workflow_hash"]))
+        db.execute(SET_WORKFLOW_HASH_SQL, (value, message["workflow_hash"]))
     except Exception as e:
         return f"{type(e).__name__}: {e}"
     return None

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..model.values import decode, json_default
 from .outputs_json import encode_outputs
-from .sqlwrite import ATTEMPT_COLUMNS, upsert_rows
+from .sqlwrite import ATTEMPT_COLUMNS, SET_WORKFLOW_HASH_SQL, upsert_rows
 
 __all__ = ["HistoryError", "HistoryStore", "MIGRATIONS", "SCHEMA_VERSION", "default_history_path"]
 
@@ -320,7 +320,7 @@ class HistoryStore:
     def set_workflow_hash(self, run_id: str, workflow_hash: str) -> None:
         """Fill in the hash of a run's workflow, made after the run began."""
         with self._transaction() as tx:
-            tx.execute("UPDATE runs SET workflow_hash = ? WHERE run_id = ?", (workflow_hash, run_id))
+            tx.execute(SET_WORKFLOW_HASH_SQL, (workflow_hash, run_id))
 
     def runs(self, workflow_path: str | os.PathLike | None = None, workflow_hash: str | None = None,
              limit: int = 50) -> list[dict[str, Any]]:

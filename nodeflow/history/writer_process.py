@@ -89,20 +89,13 @@ class HistoryWriterProcess:
         values, outputs raw or encoded (``encode_attempt_values``). Returns the indexes (into rows
         + successes) of rows written with their outputs left NULL because the child could not
         encode them."""
-        proc = self._proc
-        if proc is None:
-            raise HistoryWriterGone("the history writer is closed")
+        self._open()
         try:
             data = sqlwrite.frame((rows if isinstance(rows, list) else list(rows),
                                    successes if isinstance(successes, list) else list(successes), executors or {}))
         except ValueError as e:  # marshal takes plain values only
             raise RowsNotPlain(f"rows the history writer cannot take: {e}") from None
-        try:
-            proc.stdin.write(data)
-            proc.stdin.flush()
-            answer = sqlwrite.receive(proc.stdout)
-        except (OSError, EOFError, ValueError) as e:  # (ValueError: a garbled answer)
-            self._gone(f"the history writer (pid {self.pid}) stopped: {e}")
+        answer = self._ask(data)
         if answer is None:
             return []
         if isinstance(answer, list):
@@ -113,20 +106,27 @@ class HistoryWriterProcess:
         """Have the child make a run's workflow hash of its entries (``fingerprint.workflow_fingerprint``)
         and fill it in the run's row; False when it could not (values marshal or JSON refuse: the
         caller makes it)."""
-        proc = self._proc
-        if proc is None:
-            raise HistoryWriterGone("the history writer is closed")
+        self._open()
         try:
             data = sqlwrite.frame({"workflow_hash": run_id, "entries": entries})
         except ValueError:
             return False
+        return self._ask(data) is None
+
+    def _open(self) -> subprocess.Popen:
+        if self._proc is None:
+            raise HistoryWriterGone("the history writer is closed")
+        return self._proc
+
+    def _ask(self, frame: bytes) -> Any:
+        """Send one frame, return the child's answer (HistoryWriterGone if it stopped)."""
+        proc = self._open()
         try:
-            proc.stdin.write(data)
+            proc.stdin.write(frame)
             proc.stdin.flush()
-            answer = sqlwrite.receive(proc.stdout)
-        except (OSError, EOFError, ValueError) as e:
+            return sqlwrite.receive(proc.stdout)
+        except (OSError, EOFError, ValueError) as e:  # (ValueError: a garbled answer)
             self._gone(f"the history writer (pid {self.pid}) stopped: {e}")
-        return answer is None
 
     def close(self) -> None:
         """Let the child exit (closing its stdin: every batch written is committed already). A
