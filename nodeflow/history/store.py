@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..model.values import decode, json_default
 from .outputs_json import encode_outputs
+from .promises import WritePromises
 from .sqlwrite import ATTEMPT_COLUMNS, SET_WORKFLOW_HASH_SQL, upsert_rows
 
 __all__ = ["HistoryError", "HistoryStore", "MIGRATIONS", "SCHEMA_VERSION", "default_history_path"]
@@ -160,9 +161,7 @@ class HistoryStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         #: writes promised by other threads that the caller did not wait for (see promise_write)
-        self._promised = threading.Condition(threading.Lock())
-        self._promises: dict[int, threading.Thread] = {}  # ticket -> the thread that owes it
-        self._next_ticket = 0
+        self._promises = WritePromises()
         # autocommit mode: every transaction below is an explicit BEGIN ... COMMIT
         self._db: sqlite3.Connection | None = sqlite3.connect(
             os.fspath(self.path), check_same_thread=False, isolation_level=None, timeout=10.0)
@@ -176,42 +175,22 @@ class HistoryStore:
             self._db = None
             raise
 
-    # -- writes finished in the background -------------------------------------------------
+    # -- writes finished in the background (see promises.py) ------------------------------
     def promise_write(self, thread: threading.Thread) -> int:
         """Note that ``thread`` will write something the caller did not wait for (the end of a run
         the recorder's writer thread commits after the run returned); returns the ticket it hands
         to ``promise_kept``. Until then this store's reads and ``close()`` wait for it, so whoever
         reads here sees the run whole. (Another process sees the run still "running" until then.)"""
-        with self._promised:
-            ticket = self._next_ticket
-            self._next_ticket += 1
-            self._promises[ticket] = thread
-            return ticket
+        return self._promises.make(thread)
 
     def promise_kept(self, ticket: int) -> None:
         """Called by the promising thread once its write is done (or failed)."""
-        with self._promised:
-            self._promises.pop(ticket, None)
-            self._promised.notify_all()
+        self._promises.keep(ticket)
 
     def settle(self, timeout: float | None = None) -> bool:
         """Wait for the writes promised before this call by other threads that still live; False
-        if ``timeout`` passed first. (Only those before: on a server that finishes runs all the
-        time, a read does not wait for later ones. A thread's own reads do not wait for itself.)"""
-        if not self._promises:  # the usual case: nothing owed
-            return True
-        me = threading.current_thread()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._promised:
-            horizon = self._next_ticket
-            while True:
-                if not any(k < horizon and t is not me and t.is_alive() for k, t in self._promises.items()):
-                    return True
-                # (looked at again now and then: a thread that died owes nothing any more)
-                wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
-                if wait <= 0:
-                    return False
-                self._promised.wait(wait)
+        if ``timeout`` passed first."""
+        return self._promises.settle(timeout)
 
     # -- lifetime --------------------------------------------------------------------
     def close(self) -> None:
